@@ -1,0 +1,2 @@
+/** moekit distill module. */
+package dev.moekit.distill;

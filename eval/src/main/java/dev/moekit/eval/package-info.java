@@ -1,0 +1,2 @@
+/** moekit eval module. */
+package dev.moekit.eval;

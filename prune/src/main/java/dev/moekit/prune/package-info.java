@@ -1,0 +1,2 @@
+/** moekit prune module. */
+package dev.moekit.prune;

@@ -1,0 +1,2 @@
+/** moekit quantize module. */
+package dev.moekit.quantize;

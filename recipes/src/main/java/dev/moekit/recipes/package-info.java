@@ -1,0 +1,2 @@
+/** moekit recipes module. */
+package dev.moekit.recipes;

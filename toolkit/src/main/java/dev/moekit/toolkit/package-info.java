@@ -1,0 +1,2 @@
+/** moekit toolkit module. */
+package dev.moekit.toolkit;

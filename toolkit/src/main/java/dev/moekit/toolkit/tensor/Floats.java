@@ -1,0 +1,204 @@
+package dev.moekit.toolkit.tensor;
+
+import dev.moekit.toolkit.io.DType;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Conversions between the floating dtypes of checkpoints and fp32. bf16 goes both ways with the Vector API (a 16-bit
+ * shift one way, round-to-nearest-even the other); fp16 uses the JDK's intrinsified {@link Float#float16ToFloat};
+ * fp8 (E4M3, E5M2) uses 256-entry tables. All sources are little-endian and may be unaligned.
+ */
+public final class Floats {
+    private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfDouble DOUBLE = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /** Shorts for as many lanes as {@link #I} has ints: half its bit width. */
+    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(I.length() * 16));
+    private static final float[] E4M3 = table(4, 3, 7, true);
+    private static final float[] E5M2 = table(5, 2, 15, false);
+
+    private Floats() {}
+
+    /** fp32 value of a bf16 bit pattern. */
+    public static float bf16ToFloat(short bits) {
+        return Float.intBitsToFloat((bits & 0xffff) << 16);
+    }
+
+    /** bf16 bit pattern of an fp32 value, rounding to nearest even; NaNs stay quiet NaNs. */
+    public static short floatToBf16(float f) {
+        int b = Float.floatToRawIntBits(f);
+        if ((b & 0x7fffffff) > 0x7f800000) {
+            return (short) ((b >>> 16) | 0x40);
+        }
+        return (short) ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16);
+    }
+
+    /** Decodes {@code count} elements of {@code dtype} from the start of {@code src} into {@code dst[off...]}. */
+    public static void decode(MemorySegment src, DType dtype, float[] dst, int off, int count) {
+        decode(src, 0, dtype, dst, off, count);
+    }
+
+    /** Decodes {@code count} elements starting at element {@code first} of {@code src}. */
+    public static void decode(MemorySegment src, long first, DType dtype, float[] dst, int off, int count) {
+        long base = first * dtype.size();
+        switch (dtype) {
+            case BF16 -> bf16ToFloat(src, base, dst, off, count);
+            case F32 -> MemorySegment.copy(src, FLOAT, base, dst, off, count);
+            case F16 -> {
+                for (int i = 0; i < count; i++) {
+                    dst[off + i] = Float.float16ToFloat(src.get(SHORT, base + 2L * i));
+                }
+            }
+            case F64 -> {
+                for (int i = 0; i < count; i++) {
+                    dst[off + i] = (float) src.get(DOUBLE, base + 8L * i);
+                }
+            }
+            case F8_E4M3, F8_E5M2 -> {
+                float[] t = dtype == DType.F8_E4M3 ? E4M3 : E5M2;
+                for (int i = 0; i < count; i++) {
+                    dst[off + i] = t[src.get(ValueLayout.JAVA_BYTE, base + i) & 0xff];
+                }
+            }
+            default -> throw new IllegalArgumentException("cannot decode " + dtype + " as floating point");
+        }
+    }
+
+    /** Decodes a whole segment of {@code dtype} into a new array. */
+    public static float[] decode(MemorySegment src, DType dtype) {
+        long n = src.byteSize() / dtype.size();
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("tensor of " + n + " elements is too large for one float[]; decode it in slices");
+        }
+        float[] out = new float[(int) n];
+        decode(src, dtype, out, 0, (int) n);
+        return out;
+    }
+
+    /** Encodes {@code src[off..off+count)} as {@code dtype} at byte {@code dstByte} of {@code dst}. */
+    public static void encode(float[] src, int off, int count, DType dtype, MemorySegment dst, long dstByte) {
+        switch (dtype) {
+            case BF16 -> floatToBf16(src, off, count, dst, dstByte);
+            case F32 -> MemorySegment.copy(src, off, dst, FLOAT, dstByte, count);
+            case F16 -> {
+                for (int i = 0; i < count; i++) {
+                    dst.set(SHORT, dstByte + 2L * i, Float.floatToFloat16(src[off + i]));
+                }
+            }
+            case F64 -> {
+                for (int i = 0; i < count; i++) {
+                    dst.set(DOUBLE, dstByte + 8L * i, src[off + i]);
+                }
+            }
+            default -> throw new IllegalArgumentException("cannot encode floats as " + dtype);
+        }
+    }
+
+    /** Encodes a whole array into a new heap segment of {@code dtype}. */
+    public static MemorySegment encode(float[] src, DType dtype) {
+        MemorySegment dst = MemorySegment.ofArray(new byte[Math.multiplyExact(src.length, dtype.size())]);
+        encode(src, 0, src.length, dtype, dst, 0);
+        return dst;
+    }
+
+    /**
+     * Converts {@code count} elements from {@code src} ({@code from}) into {@code dst} ({@code to}), in chunks through a
+     * scratch buffer so any size works.
+     */
+    public static void convert(MemorySegment src, DType from, MemorySegment dst, DType to, long count) {
+        if (from == to) {
+            MemorySegment.copy(src, 0, dst, 0, count * from.size());
+            return;
+        }
+        if (from == DType.BF16 && to == DType.F32) {
+            bf16ToF32Segment(src, dst, count);
+            return;
+        }
+        int chunk = (int) Math.min(count, 1 << 16);
+        float[] buf = new float[chunk];
+        for (long i = 0; i < count; i += chunk) {
+            int n = (int) Math.min(chunk, count - i);
+            decode(src, i, from, buf, 0, n);
+            encode(buf, 0, n, to, dst, i * to.size());
+        }
+    }
+
+    private static void bf16ToFloat(MemorySegment src, long base, float[] dst, int off, int count) {
+        int i = 0;
+        int lanes = I.length();
+        int upper = count - (count % lanes);
+        for (; i < upper; i += lanes) {
+            ShortVector s = ShortVector.fromMemorySegment(S, src, base + 2L * i, ByteOrder.LITTLE_ENDIAN);
+            IntVector v = (IntVector) s.convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
+            v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, off + i);
+        }
+        for (; i < count; i++) {
+            dst[off + i] = bf16ToFloat(src.get(SHORT, base + 2L * i));
+        }
+    }
+
+    private static void bf16ToF32Segment(MemorySegment src, MemorySegment dst, long count) {
+        long i = 0;
+        int lanes = I.length();
+        long upper = count - (count % lanes);
+        for (; i < upper; i += lanes) {
+            ShortVector s = ShortVector.fromMemorySegment(S, src, 2L * i, ByteOrder.LITTLE_ENDIAN);
+            IntVector v = (IntVector) s.convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
+            v.lanewise(VectorOperators.LSHL, 16).intoMemorySegment(dst, 4L * i, ByteOrder.LITTLE_ENDIAN);
+        }
+        for (; i < count; i++) {
+            dst.set(FLOAT, 4L * i, bf16ToFloat(src.get(SHORT, 2L * i)));
+        }
+    }
+
+    private static void floatToBf16(float[] src, int off, int count, MemorySegment dst, long dstByte) {
+        int i = 0;
+        int lanes = I.length();
+        int upper = count - (count % lanes);
+        for (; i < upper; i += lanes) {
+            IntVector b = FloatVector.fromArray(F, src, off + i).reinterpretAsInts();
+            IntVector rounded = b.add(0x7fff).add(b.lanewise(VectorOperators.LSHR, 16).and(1)).lanewise(VectorOperators.LSHR, 16);
+            var nan = b.and(0x7fffffff).compare(VectorOperators.GT, 0x7f800000);
+            IntVector quiet = b.lanewise(VectorOperators.LSHR, 16).or(0x40);
+            IntVector r = rounded.blend(quiet, nan);
+            ShortVector s = (ShortVector) r.convertShape(VectorOperators.I2S, S, 0);
+            s.intoMemorySegment(dst, dstByte + 2L * i, ByteOrder.LITTLE_ENDIAN);
+        }
+        for (; i < count; i++) {
+            dst.set(SHORT, dstByte + 2L * i, floatToBf16(src[off + i]));
+        }
+    }
+
+    /** Builds the decode table of an 8-bit float with the given exponent/mantissa bits (OCP FP8 conventions). */
+    private static float[] table(int expBits, int manBits, int bias, boolean finiteOnly) {
+        float[] t = new float[256];
+        for (int b = 0; b < 256; b++) {
+            int sign = (b >> 7) & 1;
+            int exp = (b >> manBits) & ((1 << expBits) - 1);
+            int man = b & ((1 << manBits) - 1);
+            int maxExp = (1 << expBits) - 1;
+            float v;
+            if (finiteOnly && exp == maxExp && man == (1 << manBits) - 1) {
+                v = Float.NaN; // E4M3FN: only S.1111.111 is NaN, no infinities
+            } else if (!finiteOnly && exp == maxExp) {
+                v = man == 0 ? Float.POSITIVE_INFINITY : Float.NaN;
+            } else if (exp == 0) {
+                v = (float) (man / (double) (1 << manBits) * Math.pow(2, 1 - bias));
+            } else {
+                v = (float) ((1 + man / (double) (1 << manBits)) * Math.pow(2, exp - bias));
+            }
+            t[b] = sign == 1 ? -v : v;
+        }
+        return t;
+    }
+}

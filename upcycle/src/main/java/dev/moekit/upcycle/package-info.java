@@ -1,0 +1,2 @@
+/** moekit upcycle module. */
+package dev.moekit.upcycle;
