@@ -36,6 +36,14 @@ public record ModelSpec(Family family, int layers, int hidden, int heads, int kv
         layerSpecs = List.copyOf(layerSpecs);
     }
 
+    /**
+     * Parses and checks the structure of {@code checkpoint}: picks the family by {@code architectures[0]} then
+     * {@code model_type}, reads the config (4.x or 5.x dialect, key synonyms), and checks it against the tensors.
+     */
+    public static ModelSpec of(dev.moekit.toolkit.io.Checkpoint checkpoint) {
+        return ModelSpecParser.parse(checkpoint);
+    }
+
     public LayerSpec layer(int i) {
         return layerSpecs.get(i);
     }
