@@ -30,7 +30,7 @@ final class ExpertPlanner {
         }
         int before = moe.stream().mapToInt(LayerSpec::experts).sum();
         boolean global = o.allocation() == Allocation.GLOBAL;
-        int target = global ? globalTarget(moe, before) : moe.stream().mapToInt(this::uniformKeep).sum();
+        int target = global ? globalTarget(moe, before) : moe.stream().mapToInt(this::requestedKeep).sum();
         List<LayerResult> layers;
         boolean exact = true;
         if (o.method() == ExpertMethod.STUN) {
@@ -59,13 +59,18 @@ final class ExpertPlanner {
         return o.keep() > 0 ? o.keep() : before - (int) Math.round(before * o.pruneRatio());
     }
 
-    /** Kept experts of one layer in uniform mode, checked against top-k. */
-    int uniformKeep(LayerSpec l) {
+    /** Kept experts of one layer in uniform mode as asked (before the top-k guard). */
+    private int requestedKeep(LayerSpec l) {
         int keep = o.keep() > 0 ? o.keep() : l.experts() - (int) Math.round(l.experts() * o.pruneRatio());
         if (keep > l.experts()) {
             throw new IllegalArgumentException("layer " + l.index() + ": cannot keep " + keep + " of " + l.experts() + " experts");
         }
-        return guard(l, keep);
+        return keep;
+    }
+
+    /** Kept experts of one layer in uniform mode, checked against top-k. */
+    int uniformKeep(LayerSpec l) {
+        return guard(l, requestedKeep(l));
     }
 
     /** STUN's per-layer pruning limit: the option, or E - top-k. */

@@ -37,7 +37,7 @@ public final class ExpertPruner {
                                         CheckpointWriter.Options writer) {
         ExpertPruneReport plan = plan(in, spec, options, stats);
         ObjectNode config = ConfigEdit.apply(spec, plan.layers());
-        JsonNode provenance = Provenance.of(in, spec, plan, ConfigEdit.expertCountKey(spec, config));
+        JsonNode provenance = Provenance.of(in, spec, plan, ConfigEdit.expertCountKey(spec, spec.config()));
         long bytes = ExpertRemoval.write(in, spec, plan.layers(), out, config, Map.of(PROVENANCE, provenance), writer);
         return plan.withOutput(out, bytes);
     }
