@@ -25,7 +25,7 @@ class RoutingStatsTest {
         assertEquals(0, s.coactivation(0, 1));
         assertEquals(0, s.coactivation(2, 2));
         assertEquals(0.3 + 0.2, s.gateSums()[2], 1e-12);
-        assertEquals(1 + 4, s.outputNormSums()[4], 1e-12);
+        assertEquals(4 + 3, s.outputNormSums()[4], 1e-12);
         // REAP numerator uses gates renormalised over the token's top-k: second token's gates sum to 0.4
         assertEquals(0.5 * 1, s.reapSums()[0], 1e-12);
         assertEquals(0.3 * 2 + 0.5 * 3, s.reapSums()[2], 1e-12);
