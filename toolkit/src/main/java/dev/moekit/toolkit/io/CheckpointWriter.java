@@ -249,10 +249,6 @@ public final class CheckpointWriter implements AutoCloseable {
         if (values.length != t.numel()) {
             throw new CheckpointException(out + ": tensor '" + name + "' got " + values.length + " values, plan says " + t.numel());
         }
-        if (t.dtype() == DType.F32) {
-            write(name, MemorySegment.ofArray(values));
-            return;
-        }
         write(name, Floats.encode(values, t.dtype()));
     }
 
