@@ -118,7 +118,7 @@ class CheckpointWriterTest {
         Files.writeString(out.resolve("keep.txt"), "precious");
         List<TensorSpec> plan = List.of(new TensorSpec("x", DType.F32, new long[] {1}));
         CheckpointException e = assertThrows(CheckpointException.class, () -> CheckpointWriter.create(out, plan, CheckpointWriter.Options.defaults()));
-        assertTrue(e.getMessage().contains("already exists"), e.getMessage());
+        assertTrue(e.getMessage().contains("already exists") && e.getMessage().contains("--replace"), e.getMessage());
         assertTrue(Files.exists(out.resolve("keep.txt")));
         try (CheckpointWriter w = CheckpointWriter.create(out, plan, CheckpointWriter.Options.defaults().withReplace(true))) {
             w.write("x", new float[] {1});
