@@ -97,19 +97,26 @@ public final class Pass implements AutoCloseable {
 
     /** After the last layer: final norm and lm_head, handing fp32 logits {@code [B, T, vocab]} to {@code sink}. */
     public void finish(CausalLm.LogitsSink sink) {
+        for (int b = 0; b < batches.size(); b++) {
+            try (NDManager step = manager.newSubManager()) {
+                sink.accept(b, batches.get(b), logits(b, step));
+            }
+        }
+    }
+
+    /**
+     * After the last layer: the fp32 logits {@code [B, T, vocab]} of batch {@code b}, created in {@code scope}
+     * (the caller closes it; the batch's hidden states stay with the pass).
+     */
+    public NDArray logits(int b, NDManager scope) {
         if (next != spec.layers()) {
             throw new IllegalStateException("pass is at layer " + next + " of " + spec.layers());
         }
         Engines.inferenceMode();
-        for (int b = 0; b < batches.size(); b++) {
-            try (NDManager step = manager.newSubManager()) {
-                NDArray h = hidden.get(b);
-                h.tempAttach(step);
-                NDArray x = Ops.rmsNorm(h, model.finalNorm(), spec.normEps());
-                NDArray logits = Ops.linear(x, model.lmHead(), null).toType(DataType.FLOAT32, false);
-                sink.accept(b, batches.get(b), logits);
-            }
-        }
+        NDArray h = hidden.get(b);
+        h.tempAttach(scope);
+        NDArray x = Ops.rmsNorm(h, model.finalNorm(), spec.normEps());
+        return Ops.linear(x, model.lmHead(), null).toType(DataType.FLOAT32, false);
     }
 
     private void step(ForwardObserver observer, boolean keep) {
@@ -125,7 +132,7 @@ public final class Pass implements AutoCloseable {
                     h.tempAttach(step);    // returns to the pass
                 }
                 if (observer.observes(w.layer())) {
-                    observer.tokenMask(ctx.tokens());
+                    observer.tokenMask(step.create(batches.get(b).mask()).gt(0));   // [N] in the step
                 }
                 NDArray out = DecoderLayer.forward(spec, w, h, ctx, observer);
                 if (keep) {

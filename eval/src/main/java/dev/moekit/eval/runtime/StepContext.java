@@ -7,16 +7,15 @@ import dev.moekit.toolkit.model.Role;
 import java.util.Set;
 
 /**
- * What every layer of one batch shares: the attention mask, the RoPE tables and which rows are real tokens. Built
+ * What every layer of one batch shares: the attention mask, and the RoPE tables. Built
  * once per batch in the batch's manager.
  *
  * @param mask      {@code [B, 1, T, T]} additive fp32 attention mask
  * @param cos       {@code [T, head_dim]} RoPE cosines in the compute dtype
  * @param sin       {@code [T, head_dim]} RoPE sines
- * @param tokens    {@code [N]} boolean, true for real (non-padding) tokens, {@code N = B*T}
  * @param observed  linear roles whose inputs the observer wants
  */
-record StepContext(NDArray mask, NDArray cos, NDArray sin, NDArray tokens, Set<Role> observed) {
+record StepContext(NDArray mask, NDArray cos, NDArray sin, Set<Role> observed) {
 
     static StepContext of(NDManager m, ModelSpec spec, RopeConfig rope, NDArray attention, Precision p,
                           ForwardObserver obs) {
@@ -24,13 +23,12 @@ record StepContext(NDArray mask, NDArray cos, NDArray sin, NDArray tokens, Set<R
         NDArray mask = Ops.attentionMask(m, attention, spec.slidingWindow());
         NDArray[] cs = Ops.ropeTables(m, (int) t, spec.headDim(), spec.ropeTheta(), rope.positionScale(),
                 p.dataType());
-        NDArray tokens = attention.reshape(-1).gt(0);
-        return new StepContext(mask, cs[0], cs[1], tokens, Set.copyOf(obs.linearInputs()));
+        return new StepContext(mask, cs[0], cs[1], Set.copyOf(obs.linearInputs()));
     }
 
     /** The same context for another observer. */
     StepContext with(ForwardObserver obs) {
-        return new StepContext(mask, cos, sin, tokens, Set.copyOf(obs.linearInputs()));
+        return new StepContext(mask, cos, sin, Set.copyOf(obs.linearInputs()));
     }
 
     /** Hands {@code x} to the observer once per requested role among {@code roles}. */
