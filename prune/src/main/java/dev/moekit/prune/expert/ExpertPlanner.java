@@ -95,23 +95,25 @@ final class ExpertPlanner {
         ExpertScorer scorer = ExpertScorers.get(o.method());
         List<LayerResult> out = new ArrayList<>();
         for (LayerSpec l : moe) {
-            LayerContext ctx = context(l);
-            double[] scores = scorer.scores(ctx);
-            int keep = uniformKeep(l);
-            int[] kept = keep == l.experts() ? java.util.stream.IntStream.range(0, keep).toArray() : scorer.keep(ctx, scores, keep);
-            out.add(new LayerResult(l.index(), l.experts(), java.util.Arrays.stream(kept).mapToObj(KeptExpert::single).toList(), scores, Double.NaN));
+            try (CheckpointExperts weights = new CheckpointExperts(in, spec, l.index())) {
+                LayerContext ctx = context(l, weights);
+                double[] scores = scorer.scores(ctx);
+                int keep = uniformKeep(l);
+                int[] kept = keep == l.experts() ? java.util.stream.IntStream.range(0, keep).toArray() : scorer.keep(ctx, scores, keep);
+                out.add(new LayerResult(l.index(), l.experts(), java.util.Arrays.stream(kept).mapToObj(KeptExpert::single).toList(), scores, Double.NaN));
+            }
         }
         return out;
     }
 
-    private LayerContext context(LayerSpec l) {
+    private LayerContext context(LayerSpec l, ExpertReader weights) {
         int layer = l.index();
         String router = ExpertRoles.router(in, spec, layer);
         String bias = spec.family().has(Role.ROUTER_CORRECTION_BIAS) ? spec.name(Role.ROUTER_CORRECTION_BIAS, layer) : null;
         return new LayerContext(layer, l.experts(), l.topK(), spec.hidden(), spec.routing(), stats,
                 () -> in.floats(router),
                 () -> bias != null && in.has(bias) ? toDouble(in.floats(bias)) : null,
-                new CheckpointExperts(in, spec, layer), o.seed(), o.naeeMaxCombinations());
+                weights, o.seed(), o.naeeMaxCombinations());
     }
 
     private static double[] toDouble(float[] f) {

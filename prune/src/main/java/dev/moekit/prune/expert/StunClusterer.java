@@ -85,7 +85,12 @@ final class StunClusterer {
     }
 
     private LayerResult representatives(LayerSpec l, Clustering c) {
-        ExpertReader reader = null;
+        try (CheckpointExperts reader = new CheckpointExperts(in, spec, l.index())) {
+            return representatives(l, c, reader);
+        }
+    }
+
+    private LayerResult representatives(LayerSpec l, Clustering c, ExpertReader reader) {
         List<KeptExpert> kept = new ArrayList<>();
         for (int[] members : c.clusters()) {
             if (members.length == 1) {
@@ -93,9 +98,6 @@ final class StunClusterer {
             } else if (o.representative().averages(members.length, c.size(), o.representativeParam())) {
                 kept.add(new KeptExpert(members[0], members, true));
             } else {
-                if (reader == null) {
-                    reader = new CheckpointExperts(in, spec, l.index());
-                }
                 kept.add(new KeptExpert(members[Centroids.nearestToMean(members, reader)], members, false));
             }
         }
