@@ -81,6 +81,22 @@ public record ActivationNorms(double[] sumSquares, long tokens, long batches) {
             return this;
         }
 
+        /** Adds one forward call given its per-channel sums of squares over {@code tokens} rows (0 rows: ignored). */
+        public Builder addSums(float[] sumSquares, long tokens) {
+            if (sumSquares.length != sums.length) {
+                throw new IllegalArgumentException("sums over " + sumSquares.length + " channels, expected " + sums.length);
+            }
+            if (tokens == 0) {
+                return this;
+            }
+            for (int j = 0; j < sums.length; j++) {
+                sums[j] += sumSquares[j];
+            }
+            this.tokens += tokens;
+            batches++;
+            return this;
+        }
+
         public ActivationNorms build() {
             return new ActivationNorms(sums, tokens, batches);
         }
