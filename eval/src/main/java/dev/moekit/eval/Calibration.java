@@ -47,16 +47,20 @@ public final class Calibration {
         RoutingCounter coverage = new RoutingCounter(model.spec());
         ForwardObserver hooks = new Both(observer, coverage, o.allExperts());
         int layers = model.spec().layers();
+        // coverage counts real routing once per layer: in the observing pass of a sequential layer, else while advancing
         try (Pass pass = model.begin(batches)) {
             for (int l = 0; l < layers; l++) {
                 LayerWeights w = pass.layer();
-                if (o.sequential()) {
+                boolean observed = observer.observes(l);
+                if (o.sequential() && observed) {
                     pass.observe(hooks);
                     observer.layerDone(l, w);
                     pass.advance(ForwardObserver.NONE);
                 } else {
                     pass.advance(hooks);
-                    observer.layerDone(l, w);
+                    if (observed) {
+                        observer.layerDone(l, w);
+                    }
                 }
                 progress.update("calibration", l + 1, layers);
             }

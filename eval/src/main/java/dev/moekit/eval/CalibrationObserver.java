@@ -6,7 +6,7 @@ import dev.moekit.eval.runtime.LayerWeights;
 /**
  * What a calibration-driven method (pruning scores, Wanda/GPTQ statistics) plugs into {@link Calibration}: the
  * {@link ForwardObserver} hooks, called for every batch of one layer before the next layer runs, then
- * {@link #layerDone} once per layer.
+ * {@link #layerDone} once per observed layer.
  */
 public interface CalibrationObserver extends ForwardObserver {
     /**
