@@ -3,7 +3,6 @@ package dev.moekit.toolkit.testing;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moekit.toolkit.io.CheckpointWriter;
-import dev.moekit.toolkit.io.DType;
 import dev.moekit.toolkit.io.Json;
 import dev.moekit.toolkit.io.TensorSpec;
 import dev.moekit.toolkit.model.Family;
@@ -12,9 +11,6 @@ import dev.moekit.toolkit.model.ModelSpec;
 import dev.moekit.toolkit.model.Role;
 import dev.moekit.toolkit.model.TensorFacts;
 import dev.moekit.toolkit.model.TensorLayout;
-import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.List;
@@ -90,23 +86,10 @@ public final class TinyCheckpoints {
         var opts = CheckpointWriter.Options.defaults().withMaxShardSize(o.maxShardBytes()).withReplace(true);
         try (CheckpointWriter w = CheckpointWriter.create(dir, specs, opts)) {
             for (TensorLayout.Planned p : plan) {
-                float[] v = values(o, spec, p);
-                if (p.tensor().dtype() == DType.F32) {
-                    // CheckpointWriter.write(String, float[]) cannot write F32 yet (float[] heap segments have no
-                    // ByteBuffer view); hand it little-endian bytes instead.
-                    w.write(p.name(), MemorySegment.ofArray(littleEndian(v)));
-                } else {
-                    w.write(p.name(), v);
-                }
+                w.write(p.name(), values(o, spec, p));
             }
             return w.commit(cfg);
         }
-    }
-
-    private static byte[] littleEndian(float[] v) {
-        ByteBuffer b = ByteBuffer.allocate(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-        b.asFloatBuffer().put(v);
-        return b.array();
     }
 
     private static float[] values(TinyOptions o, ModelSpec spec, TensorLayout.Planned p) {

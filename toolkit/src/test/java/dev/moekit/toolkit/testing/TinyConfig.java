@@ -31,6 +31,9 @@ final class TinyConfig {
         c.put("heads", o.heads);
         c.put("kv_heads", o.kvHeads);
         c.put("vocab", o.vocab);
+        if (o.headDim > 0) {
+            c.put("head_dim", o.headDim);
+        }
         c.put("norm_eps", 1e-5);
         n.put("hidden_act", "silu");
         n.put("max_position_embeddings", 128);

@@ -19,6 +19,7 @@ public final class TinyOptions {
     int heads = 4;
     int kvHeads = 2;
     int vocab = 64;
+    int headDim;
     int experts = 8;
     int[] perLayerExperts;
     int topK = 2;
@@ -100,6 +101,18 @@ public final class TinyOptions {
     public TinyOptions hidden(int v) { hidden = v; return this; }
     public TinyOptions heads(int v, int kv) { heads = v; kvHeads = kv; return this; }
     public TinyOptions vocab(int v) { vocab = v; return this; }
+    /** An explicit {@code head_dim} (0: none written, so hidden / heads). */
+    public TinyOptions headDim(int v) { headDim = v; return this; }
+    /** DeepSeek-V2/V3 latent attention sizes; {@code qLoraRank} 0 writes {@code q_lora_rank: null} (plain q_proj). */
+    public TinyOptions mla(int qLora, int kvLora, int nope, int rope, int v) {
+        qLoraRank = qLora; kvLoraRank = kvLora; qkNopeHeadDim = nope; qkRopeHeadDim = rope; vHeadDim = v; return this;
+    }
+    /** Router scoring as the config spells it ({@code softmax}, {@code sigmoid}); null for the family default. */
+    public TinyOptions scoring(String v) { scoring = v; return this; }
+    /** DeepSeek-V3 {@code e_score_correction_bias} tensors. */
+    public TinyOptions correctionBias(boolean v) { correctionBias = v; return this; }
+    /** Group-limited routing: {@code n_group}, {@code topk_group}. */
+    public TinyOptions groups(int n, int topk) { groups = n; topkGroups = topk; return this; }
     public TinyOptions experts(int v) { experts = v; return this; }
     /** A per-layer list of routed experts, written as a JSON list (STUN-style non-uniform output). */
     public TinyOptions perLayerExperts(int... v) { perLayerExperts = v.clone(); return this; }
