@@ -2,7 +2,7 @@ package dev.moekit.prune.calib;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
-import dev.moekit.eval.runtime.ForwardObserver;
+import dev.moekit.eval.CalibrationObserver;
 import dev.moekit.prune.stats.MoeBlockSamples;
 import dev.moekit.prune.stats.RoutingStats;
 import dev.moekit.toolkit.model.LayerSpec;
@@ -18,7 +18,7 @@ import java.util.Set;
  * and applied gate weights from the router hook, and ||f_j(x)||_2 of each chosen expert's output (before gating) from
  * the expert hook. Optionally keeps up to {@code maxSamples} MoE-block inputs (the router's input) per layer for NAEE.
  */
-final class RoutingCollector implements ForwardObserver {
+final class RoutingCollector implements CalibrationObserver {
     private final ModelSpec spec;
     private final Map<Integer, RoutingStats.Accumulator> acc = new HashMap<>();
     private final Map<Integer, float[]> samples = new HashMap<>();

@@ -4,6 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.moekit.eval.Calibration;
+import dev.moekit.eval.CalibrationOptions;
+import dev.moekit.eval.Progress;
 import dev.moekit.eval.runtime.CausalLm;
 import dev.moekit.eval.runtime.RuntimeOptions;
 import dev.moekit.eval.runtime.TokenBatch;
@@ -73,7 +76,8 @@ class RuntimeCalibrationTest {
                 id[i] = (int) ids[i];
                 m[i] = (int) mask[i];
             }
-            StatsSource stats = RuntimeStats.collect(lm, List.of(new TokenBatch(id, m, rows, len)), 0);
+            StatsSource stats = RuntimeStats.collect(lm, List.of(new TokenBatch(id, m, rows, len)), options("python", 8, 1), 0,
+                    Progress.NONE).stats();
             for (int l = 0; l < spec.layers(); l++) {
                 int e = spec.layer(l).experts();
                 int k = spec.layer(l).topK();
@@ -112,7 +116,7 @@ class RuntimeCalibrationTest {
     void sequentialPassSeesEditedLayers() {
         Path dir = RefModels.model("mixtral-tiny");
         try (Checkpoint c = Checkpoint.open(dir); CausalLm lm = CausalLm.of(c, ModelSpec.of(c), RuntimeOptions.cpu())) {
-            List<TokenBatch> batches = CalibrationWindows.batches(dir, List.of(RefModels.shared().resolve("data/python.valid.txt")), 32, 2, 2);
+            List<TokenBatch> batches = Calibration.batches(dir, options("python", 32, 2), 2);
             RuntimeSequentialCalibration calib = new RuntimeSequentialCalibration(lm, batches);
             double[] dense;
             double[] edited;
@@ -144,7 +148,8 @@ class RuntimeCalibrationTest {
         Path dir = RefModels.model("mixtral-tiny");
         try (Checkpoint c = Checkpoint.open(dir); CausalLm lm = CausalLm.of(c, ModelSpec.of(c), RuntimeOptions.cpu())) {
             ModelSpec spec = lm.spec();
-            List<TokenBatch> batches = CalibrationWindows.batches(dir, List.of(RefModels.shared().resolve("data/kernel.valid.txt")), 64, 2, 2);
+            CalibrationOptions co = options("kernel", 64, 2);
+            List<TokenBatch> batches = Calibration.batches(dir, co, 2);
             Path out = tmp.resolve("wanda");
             SparsityReport r = UnstructuredPruner.run(c, spec, out, SparsityOptions.wanda(0.5),
                     new RuntimeSequentialCalibration(lm, batches), CheckpointWriter.Options.defaults());
@@ -154,7 +159,8 @@ class RuntimeCalibrationTest {
             long skippedParams = r.layers().stream().mapToLong(l -> l.skipped().size()).sum() * 256L * 512;
             assertEquals(0.5 * (r.linearParams() - skippedParams) / r.linearParams(), r.nominalSparsity(), 1e-3);
 
-            StatsSource stats = RuntimeStats.collect(lm, batches, 64);
+            RuntimeStats.Result collected = RuntimeStats.collect(lm, batches, co, 64, Progress.NONE);
+            StatsSource stats = collected.stats();
             for (ExpertMethod m : List.of(ExpertMethod.REAP, ExpertMethod.NAEE, ExpertMethod.FREQUENCY)) {
                 ExpertPruneOptions o = ExpertPruneOptions.builder().optMethod(m).setKeep(6).build();
                 Path po = tmp.resolve(m.key());
@@ -165,6 +171,10 @@ class RuntimeCalibrationTest {
                 }
             }
         }
+    }
+
+    private static CalibrationOptions options(String domain, int window, int perFile) {
+        return new CalibrationOptions(List.of(RefModels.shared().resolve("data/" + domain + ".valid.txt")), window, perFile, false, false, 1);
     }
 
     /** Family routing replayed on golden logits (softmax, top-k, optional renormalisation). */
