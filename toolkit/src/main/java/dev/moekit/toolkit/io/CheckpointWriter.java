@@ -38,6 +38,8 @@ import java.util.Set;
  * is named {@code model.safetensors}, several are {@code model-0000i-of-0000n.safetensors} with an index carrying
  * {@code total_size}. Headers carry {@code __metadata__} with {@code format: pt} and are padded with spaces so the data
  * starts at a multiple of 8.
+ *
+ * <p>Tensor writes may come from several threads at once (each goes to its own byte range).
  */
 public final class CheckpointWriter implements AutoCloseable {
     public static final long DEFAULT_MAX_SHARD = 5_000_000_000L;
@@ -105,7 +107,7 @@ public final class CheckpointWriter implements AutoCloseable {
             }
         }
         if (Files.exists(o) && !options.replace()) {
-            throw new CheckpointException(o + ": output already exists; pass --replace (Options.replace) to overwrite it");
+            throw new CheckpointException(o + ": output already exists; pass --replace to overwrite it");
         }
         if (Files.exists(o) && !Files.isDirectory(o)) {
             throw new CheckpointException(o + ": output exists and is not a folder");
@@ -217,7 +219,7 @@ public final class CheckpointWriter implements AutoCloseable {
         return s;
     }
 
-    private Slot claim(String name) {
+    private synchronized Slot claim(String name) {
         Slot s = slot(name);
         if (!written.add(name)) {
             throw new CheckpointException(out + ": tensor '" + name + "' written twice");
@@ -248,10 +250,6 @@ public final class CheckpointWriter implements AutoCloseable {
         TensorSpec t = slot(name).spec();
         if (values.length != t.numel()) {
             throw new CheckpointException(out + ": tensor '" + name + "' got " + values.length + " values, plan says " + t.numel());
-        }
-        if (t.dtype() == DType.F32) {
-            write(name, MemorySegment.ofArray(values));
-            return;
         }
         write(name, Floats.encode(values, t.dtype()));
     }
@@ -304,7 +302,7 @@ public final class CheckpointWriter implements AutoCloseable {
         String name = file.getFileName().toString();
         checkExtra(name);
         try {
-            Files.copy(file, partial.resolve(name), StandardCopyOption.COPY_ATTRIBUTES);
+            Files.copy(file, partial.resolve(name));
         } catch (IOException e) {
             throw new UncheckedIOException(out + ": copying " + file + " failed", e);
         }

@@ -256,20 +256,24 @@ public final class SafetensorsFile implements AutoCloseable {
     }
 
     /**
-     * Copies one tensor's bytes to {@code out} at {@code position} inside the kernel (copy_file_range/sendfile where
-     * available), without passing through this process's memory.
+     * Copies one tensor's bytes to {@code out} at {@code position} inside the kernel (copy_file_range where available),
+     * without passing through this process's memory. Safe to call from several threads on the same {@code out}: it
+     * never touches the channels' positions.
      */
     public void transferTo(String name, FileChannel out, long position) throws IOException {
         TensorInfo t = info(name);
-        long done = 0;
         long len = t.byteSize();
-        out.position(position);
-        while (done < len) {
-            long n = channel.transferTo(dataStart + t.begin() + done, len - done, out);
-            if (n <= 0) {
-                throw new IOException(path + ": transfer of '" + name + "' stalled at " + done + " of " + len + " bytes");
+        // a private source channel: transferFrom reads from the source's own position, which must not be shared
+        try (FileChannel src = FileChannel.open(path, StandardOpenOption.READ)) {
+            src.position(dataStart + t.begin());
+            long done = 0;
+            while (done < len) {
+                long n = out.transferFrom(src, position + done, len - done);
+                if (n <= 0) {
+                    throw new IOException(path + ": transfer of '" + name + "' stalled at " + done + " of " + len + " bytes");
+                }
+                done += n;
             }
-            done += n;
         }
     }
 

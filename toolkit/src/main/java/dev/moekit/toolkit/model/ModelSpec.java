@@ -2,7 +2,9 @@ package dev.moekit.toolkit.model;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moekit.toolkit.io.DType;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * The parsed structure of a checkpoint: its family description plus the numbers from {@code config.json} (either
@@ -27,13 +29,94 @@ import java.util.List;
  * @param layerSpecs      per-layer structure (MoE or dense, experts, top-k, widths)
  * @param dtype           the checkpoint's floating dtype (from the config, else the tensors)
  * @param config          the raw config, for keys the spec does not model
+ * @param mla             DeepSeek-V2/V3 multi-head latent attention sizes, null for standard attention (then
+ *                        {@code headDim} is {@code qk_nope_head_dim + qk_rope_head_dim})
+ * @param present         the family's optional roles whose tensors the checkpoint holds (lm_head, biases, q/k norms,
+ *                        shared-expert gate, correction bias)
  */
 public record ModelSpec(Family family, int layers, int hidden, int heads, int kvHeads, int headDim, int vocab,
                         double normEps, double ropeTheta, int slidingWindow, boolean tiedEmbeddings, boolean qkvBias,
                         boolean qkNorm, boolean fusedExperts, Routing routing, List<LayerSpec> layerSpecs, DType dtype,
-                        ObjectNode config) {
+                        ObjectNode config, Mla mla, Set<Role> present) {
     public ModelSpec {
         layerSpecs = List.copyOf(layerSpecs);
+        present = present.isEmpty() ? Set.of() : Set.copyOf(EnumSet.copyOf(present));
+        if (layerSpecs.size() != layers) {
+            throw new IllegalArgumentException("model spec has " + layers + " layers but " + layerSpecs.size() + " layer specs");
+        }
+    }
+
+    /** A spec of standard attention whose optional roles follow from the flags (lm_head present unless tied). */
+    public ModelSpec(Family family, int layers, int hidden, int heads, int kvHeads, int headDim, int vocab,
+                     double normEps, double ropeTheta, int slidingWindow, boolean tiedEmbeddings, boolean qkvBias,
+                     boolean qkNorm, boolean fusedExperts, Routing routing, List<LayerSpec> layerSpecs, DType dtype,
+                     ObjectNode config) {
+        this(family, layers, hidden, heads, kvHeads, headDim, vocab, normEps, ropeTheta, slidingWindow, tiedEmbeddings,
+                qkvBias, qkNorm, fusedExperts, routing, layerSpecs, dtype, config, null,
+                presentFromFlags(family, tiedEmbeddings, qkvBias, qkNorm, layerSpecs, routing));
+    }
+
+    private static Set<Role> presentFromFlags(Family f, boolean tied, boolean qkvBias, boolean qkNorm,
+                                              List<LayerSpec> layers, Routing routing) {
+        Set<Role> s = EnumSet.noneOf(Role.class);
+        if (!tied) {
+            s.add(Role.LM_HEAD);
+        }
+        if (qkvBias) {
+            s.addAll(List.of(Role.Q_BIAS, Role.K_BIAS, Role.V_BIAS));
+        }
+        if (qkNorm) {
+            s.addAll(List.of(Role.Q_NORM, Role.K_NORM));
+        }
+        if (layers.stream().anyMatch(LayerSpec::sharedExpertGate)) {
+            s.add(Role.SHARED_EXPERT_GATE);
+        }
+        if (routing != null && routing.correctionBias()) {
+            s.add(Role.ROUTER_CORRECTION_BIAS);
+        }
+        s.retainAll(f.optional());
+        return s;
+    }
+
+    /**
+     * Sizes of DeepSeek-V2/V3 multi-head latent attention.
+     *
+     * @param qLoraRank     rank of the query down-projection, 0 when queries use a plain {@code q_proj}
+     * @param kvLoraRank    rank of the compressed key/value latent
+     * @param qkNopeHeadDim per-head query/key width without rotary embedding
+     * @param qkRopeHeadDim per-head query/key width with rotary embedding (the key part is shared by all heads)
+     * @param vHeadDim      per-head value width
+     */
+    public record Mla(int qLoraRank, int kvLoraRank, int qkNopeHeadDim, int qkRopeHeadDim, int vHeadDim) {
+        public Mla {
+            if (qLoraRank < 0 || kvLoraRank <= 0 || qkNopeHeadDim < 0 || qkRopeHeadDim <= 0 || vHeadDim <= 0) {
+                throw new IllegalArgumentException("bad MLA sizes q_lora_rank=" + qLoraRank + " kv_lora_rank=" + kvLoraRank
+                        + " qk_nope_head_dim=" + qkNopeHeadDim + " qk_rope_head_dim=" + qkRopeHeadDim + " v_head_dim=" + vHeadDim);
+            }
+        }
+
+        public int qkHeadDim() {
+            return qkNopeHeadDim + qkRopeHeadDim;
+        }
+    }
+
+    /**
+     * Builds a spec from a config alone, given the storage facts a checkpoint's tensors would otherwise supply (used to
+     * plan new checkpoints, e.g. by test fixtures and upcycling). Nothing is checked against tensors.
+     */
+    public static ModelSpec fromConfig(ObjectNode config, TensorFacts facts) {
+        Family f = FamilyRegistry.standard().find(config, "config.json");
+        return ModelSpecParser.build(f.withLayout(facts.fused()), config, "config.json", facts);
+    }
+
+    /** Whether the checkpoint holds the optional {@code role}, or the role is a non-optional one of the family. */
+    public boolean holds(Role role) {
+        return family.has(role) && (!family.isOptional(role) || present.contains(role));
+    }
+
+    /** The family's normalisation kind (RMSNorm, or LayerNorm with bias). */
+    public Family.Norm norm() {
+        return family.traits().norm();
     }
 
     /**

@@ -7,12 +7,19 @@ package dev.moekit.toolkit.model;
 public enum Role {
     // model-level
     EMBED(Kind.EMBEDDING), FINAL_NORM(Kind.NORM), LM_HEAD(Kind.EMBEDDING),
-    // per layer: norms
-    INPUT_NORM(Kind.NORM), POST_ATTN_NORM(Kind.NORM),
+    // model-level biases (LayerNorm families such as Phi-3.5-MoE)
+    FINAL_NORM_BIAS(Kind.NORM), LM_HEAD_BIAS(Kind.EMBEDDING),
+    // per layer: norms (and their biases for LayerNorm families)
+    INPUT_NORM(Kind.NORM), POST_ATTN_NORM(Kind.NORM), INPUT_NORM_BIAS(Kind.NORM), POST_ATTN_NORM_BIAS(Kind.NORM),
     // per layer: attention
     Q(Kind.ATTENTION), K(Kind.ATTENTION), V(Kind.ATTENTION), O(Kind.ATTENTION),
     Q_BIAS(Kind.ATTENTION), K_BIAS(Kind.ATTENTION), V_BIAS(Kind.ATTENTION), O_BIAS(Kind.ATTENTION),
     Q_NORM(Kind.NORM), K_NORM(Kind.NORM),
+    // per layer: DeepSeek-V2/V3 multi-head latent attention (O is shared with standard attention; Q is q_proj when
+    // q_lora_rank is null): q_a [q_lora, hidden], q_a_norm [q_lora], q_b [heads*(nope+rope), q_lora],
+    // kv_a [kv_lora+rope, hidden] (kv_a_proj_with_mqa), kv_a_norm [kv_lora], kv_b [heads*(nope+v), kv_lora]
+    Q_A(Kind.ATTENTION), Q_A_NORM(Kind.NORM), Q_B(Kind.ATTENTION), KV_A(Kind.ATTENTION), KV_A_NORM(Kind.NORM),
+    KV_B(Kind.ATTENTION),
     // per layer: dense MLP (dense models and dense layers of MoE models)
     MLP_GATE(Kind.DENSE_MLP), MLP_UP(Kind.DENSE_MLP), MLP_DOWN(Kind.DENSE_MLP),
     // per layer: router
@@ -43,6 +50,11 @@ public enum Role {
     }
 
     public boolean perLayer() {
-        return this != EMBED && this != FINAL_NORM && this != LM_HEAD;
+        return this != EMBED && this != FINAL_NORM && this != LM_HEAD && this != FINAL_NORM_BIAS && this != LM_HEAD_BIAS;
+    }
+
+    /** Routed experts fused into one 3-D tensor per layer. */
+    public boolean fused() {
+        return this == EXPERTS_GATE_UP || this == EXPERTS_DOWN;
     }
 }

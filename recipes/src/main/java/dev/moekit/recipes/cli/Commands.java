@@ -1,0 +1,12 @@
+package dev.moekit.recipes.cli;
+
+import java.util.List;
+
+/** Every command of the CLI, in help order. */
+final class Commands {
+    private Commands() {}
+
+    static List<Command> all() {
+        return List.of(new ConvertCommand());
+    }
+}

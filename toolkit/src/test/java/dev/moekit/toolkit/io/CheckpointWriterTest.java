@@ -1,0 +1,158 @@
+package dev.moekit.toolkit.io;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CheckpointWriterTest {
+    @TempDir
+    Path dir;
+
+    private static ObjectNode config() {
+        ObjectNode c = Json.PRETTY.createObjectNode();
+        c.put("model_type", "test");
+        return c;
+    }
+
+    @Test
+    void roundTripsAcrossShardsWithPaddedHeadersAndIndex() throws IOException {
+        List<TensorSpec> plan = new ArrayList<>();
+        Random r = new Random(1);
+        List<float[]> values = new ArrayList<>();
+        for (int i = 0; i < 7; i++) {
+            plan.add(new TensorSpec("layer." + i + ".weight", i % 2 == 0 ? DType.BF16 : DType.F32, new long[] {3, 5 + i}));
+            float[] v = new float[3 * (5 + i)];
+            for (int j = 0; j < v.length; j++) {
+                v[j] = (float) r.nextGaussian();
+            }
+            values.add(v);
+        }
+        Path out = dir.resolve("out");
+        try (CheckpointWriter w = CheckpointWriter.create(out, plan, CheckpointWriter.Options.defaults().withMaxShardSize(100)
+                .withMetadata(Map.of("producer", "moekit")))) {
+            for (int i = 6; i >= 0; i--) { // any order
+                w.write(plan.get(i).name(), values.get(i));
+            }
+            Files.writeString(dir.resolve("tokenizer.json"), "{}");
+            w.copyFile(dir.resolve("tokenizer.json"));
+            w.commit(config());
+        }
+        assertFalse(Files.exists(dir.resolve("out.partial")));
+        try (Checkpoint c = Checkpoint.open(out)) {
+            assertTrue(c.shards().size() > 2, "several shards at 100 bytes max");
+            for (SafetensorsFile s : c.shards()) {
+                assertEquals(0, s.dataStart() % 8);
+                assertEquals("pt", s.metadata().get("format"));
+                assertEquals("moekit", s.metadata().get("producer"));
+            }
+            assertEquals(c.totalBytes(), c.indexMetadata().get("total_size").asLong());
+            for (int i = 0; i < 7; i++) {
+                float[] got = c.floats(plan.get(i).name());
+                float[] want = values.get(i);
+                if (plan.get(i).dtype() == DType.F32) {
+                    assertArrayEquals(want, got);
+                } else {
+                    for (int j = 0; j < want.length; j++) {
+                        assertEquals(want[j], got[j], Math.abs(want[j]) / 128);
+                    }
+                }
+            }
+            assertEquals("test", c.config().get("model_type").asText());
+            assertTrue(Files.exists(out.resolve("tokenizer.json")));
+        }
+    }
+
+    @Test
+    void singleShardIsModelSafetensorsWithoutIndex() {
+        Path out = dir.resolve("one");
+        try (CheckpointWriter w = CheckpointWriter.create(out, List.of(new TensorSpec("x", DType.F32, new long[] {2})),
+                CheckpointWriter.Options.defaults())) {
+            w.write("x", new float[] {1, 2});
+            w.commit(config());
+        }
+        assertTrue(Files.exists(out.resolve(Checkpoint.SINGLE)));
+        assertFalse(Files.exists(out.resolve(Checkpoint.INDEX)));
+    }
+
+    @Test
+    void copiesAndConvertsFromAnInput() {
+        Path in = Path.of(System.getProperty("moekit.shared", "../shared"), "models", "mixtral-tiny");
+        Path out = dir.resolve("copy");
+        try (Checkpoint c = Checkpoint.open(in)) {
+            String emb = "model.embed_tokens.weight";
+            String norm = "model.norm.weight";
+            List<TensorSpec> plan = List.of(TensorSpec.of(c.info(emb)), new TensorSpec(norm, DType.F32, c.info(norm).shape()));
+            try (CheckpointWriter w = CheckpointWriter.create(out, plan, CheckpointWriter.Options.defaults(), in); Arena a = Arena.ofConfined()) {
+                w.copy(emb, c.shard(emb), emb);
+                w.writeConverted(norm, c.map(norm, a), c.info(norm).dtype());
+                w.copyOtherFiles(c);
+                w.commit(c.config());
+            }
+            try (Checkpoint o = Checkpoint.open(out)) {
+                assertArrayEquals(c.shard(emb).readBytes(emb), o.shard(emb).readBytes(emb));
+                assertArrayEquals(c.floats(norm), o.floats(norm));
+                assertEquals(DType.F32, o.info(norm).dtype());
+                assertTrue(Files.exists(out.resolve("tokenizer.json")));
+                assertTrue(Files.exists(out.resolve("generation_config.json")));
+            }
+        }
+    }
+
+    @Test
+    void refusesExistingOutputUnlessReplacing() throws IOException {
+        Path out = Files.createDirectories(dir.resolve("exists"));
+        Files.writeString(out.resolve("keep.txt"), "precious");
+        List<TensorSpec> plan = List.of(new TensorSpec("x", DType.F32, new long[] {1}));
+        CheckpointException e = assertThrows(CheckpointException.class, () -> CheckpointWriter.create(out, plan, CheckpointWriter.Options.defaults()));
+        assertTrue(e.getMessage().contains("already exists") && e.getMessage().contains("--replace"), e.getMessage());
+        assertTrue(Files.exists(out.resolve("keep.txt")));
+        try (CheckpointWriter w = CheckpointWriter.create(out, plan, CheckpointWriter.Options.defaults().withReplace(true))) {
+            w.write("x", new float[] {1});
+            assertTrue(Files.exists(out.resolve("keep.txt")), "old output untouched until commit");
+            w.commit(config());
+        }
+        assertFalse(Files.exists(out.resolve("keep.txt")));
+        assertTrue(Files.exists(out.resolve(Checkpoint.SINGLE)));
+    }
+
+    @Test
+    void refusesOutputInsideInput() throws IOException {
+        Path in = Files.createDirectories(dir.resolve("in"));
+        List<TensorSpec> plan = List.of(new TensorSpec("x", DType.F32, new long[] {1}));
+        CheckpointException e = assertThrows(CheckpointException.class,
+                () -> CheckpointWriter.create(in.resolve("sub/out"), plan, CheckpointWriter.Options.defaults(), in));
+        assertTrue(e.getMessage().contains("inside the input"), e.getMessage());
+        assertThrows(CheckpointException.class, () -> CheckpointWriter.create(in, plan, CheckpointWriter.Options.defaults().withReplace(true), in));
+        assertThrows(CheckpointException.class, () -> CheckpointWriter.create(dir, plan, CheckpointWriter.Options.defaults().withReplace(true), in));
+        assertFalse(Files.exists(in.resolve("sub")));
+    }
+
+    @Test
+    void abandonedOrIncompleteOutputLeavesNothing() {
+        Path out = dir.resolve("half");
+        List<TensorSpec> plan = List.of(new TensorSpec("x", DType.F32, new long[] {1}), new TensorSpec("y", DType.F32, new long[] {1}));
+        try (CheckpointWriter w = CheckpointWriter.create(out, plan, CheckpointWriter.Options.defaults())) {
+            w.write("x", new float[] {1});
+            CheckpointException e = assertThrows(CheckpointException.class, () -> w.commit(config()));
+            assertTrue(e.getMessage().contains("'y'"), e.getMessage());
+            assertThrows(CheckpointException.class, () -> w.write("x", new float[] {1}));
+            assertThrows(CheckpointException.class, () -> w.write("zz", new float[] {1}));
+        }
+        assertFalse(Files.exists(out));
+        assertFalse(Files.exists(dir.resolve("half.partial")));
+    }
+}

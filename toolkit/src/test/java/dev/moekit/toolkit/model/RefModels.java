@@ -1,0 +1,42 @@
+package dev.moekit.toolkit.model;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moekit.toolkit.io.Checkpoint;
+import dev.moekit.toolkit.io.Json;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+
+/** Paths of the shared reference checkpoints, and copies of them with an edited config (shards linked, not copied). */
+final class RefModels {
+    private RefModels() {}
+
+    static Path model(String name) {
+        return Path.of(System.getProperty("moekit.shared", "../../shared")).resolve("models").resolve(name);
+    }
+
+    /** A folder beside {@code tmp} whose shards link to {@code model}'s and whose config.json is edited by {@code edit}. */
+    static Path withConfig(String model, Path tmp, Consumer<ObjectNode> edit) {
+        Path src = model(model);
+        Path dst = tmp.resolve(model + "-edited");
+        try {
+            Files.createDirectories(dst);
+            try (Stream<Path> s = Files.list(src)) {
+                for (Path p : s.filter(Files::isRegularFile).toList()) {
+                    if (!p.getFileName().toString().equals(Checkpoint.CONFIG)) {
+                        Files.createSymbolicLink(dst.resolve(p.getFileName()), p.toAbsolutePath());
+                    }
+                }
+            }
+            ObjectNode cfg = (ObjectNode) Json.STRICT.readTree(src.resolve(Checkpoint.CONFIG).toFile());
+            edit.accept(cfg);
+            Json.PRETTY.writeValue(dst.resolve(Checkpoint.CONFIG).toFile(), cfg);
+            return dst;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

@@ -1,0 +1,123 @@
+package dev.moekit.toolkit.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.moekit.toolkit.io.DType;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+class FloatsTest {
+    private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** Reference round-to-nearest-even through double arithmetic, independent of the bit trick. */
+    private static short refBf16(float f) {
+        if (Float.isNaN(f)) {
+            return (short) ((Float.floatToRawIntBits(f) >>> 16) | 0x40);
+        }
+        int b = Float.floatToRawIntBits(f);
+        int hi = b >>> 16;
+        float lo = Float.intBitsToFloat(hi << 16);
+        float up = Float.intBitsToFloat((hi + 1) << 16);
+        double dLo = Math.abs((double) f - lo);
+        double dUp = Math.abs((double) up - f);
+        if (Float.isInfinite(up) && !Float.isInfinite(f)) {
+            dUp = Math.abs((double) Float.MAX_VALUE * 2 - f); // past the largest finite value rounds to inf only at half-way
+        }
+        if (dLo < dUp || (dLo == dUp && (hi & 1) == 0)) {
+            return (short) hi;
+        }
+        return (short) (hi + 1);
+    }
+
+    @Test
+    void bf16BothWaysBitExactOnAllPatterns() {
+        int n = 1 << 16;
+        MemorySegment src = MemorySegment.ofArray(new byte[2 * n + 1]).asSlice(1); // unaligned on purpose
+        for (int i = 0; i < n; i++) {
+            src.set(SHORT, 2L * i, (short) i);
+        }
+        float[] f = new float[n];
+        Floats.decode(src, DType.BF16, f, 0, n);
+        for (int i = 0; i < n; i++) {
+            assertEquals(i << 16, Float.floatToRawIntBits(f[i]) & -1, "pattern " + i);
+        }
+        MemorySegment back = MemorySegment.ofArray(new byte[2 * n]);
+        Floats.encode(f, 0, n, DType.BF16, back, 0);
+        for (int i = 0; i < n; i++) {
+            short want = Float.isNaN(f[i]) ? (short) (i | 0x40) : (short) i;
+            assertEquals(want, back.get(SHORT, 2L * i), "pattern " + i);
+        }
+    }
+
+    @Test
+    void f32ToBf16RoundsToNearestEven() {
+        Random r = new Random(7);
+        int n = 100_003;
+        float[] f = new float[n];
+        for (int i = 0; i < n; i++) {
+            f[i] = i % 5 == 0 ? Float.intBitsToFloat(r.nextInt()) : (float) (r.nextGaussian() * Math.pow(10, r.nextInt(20) - 10));
+        }
+        f[0] = Float.intBitsToFloat(0x3f808000); // exactly half-way, even below
+        f[1] = Float.intBitsToFloat(0x3f818000); // exactly half-way, odd below
+        f[2] = Float.intBitsToFloat(0x00000001); // subnormal
+        f[3] = -0.0f;
+        f[4] = Float.intBitsToFloat(0x7f7fffff); // rounds to infinity
+        MemorySegment out = MemorySegment.ofArray(new byte[2 * n]);
+        Floats.encode(f, 0, n, DType.BF16, out, 0);
+        for (int i = 0; i < n; i++) {
+            assertEquals(Floats.floatToBf16(f[i]), out.get(SHORT, 2L * i), "vector and scalar agree at " + i);
+            if (!Float.isInfinite(f[i]) && i != 4) {
+                assertEquals(refBf16(f[i]), out.get(SHORT, 2L * i), "value " + f[i]);
+            }
+        }
+        assertEquals((short) 0x7f80, out.get(SHORT, 8));
+    }
+
+    @Test
+    void fp16AndFp8Decode() {
+        MemorySegment h = MemorySegment.ofArray(new byte[6]);
+        h.set(SHORT, 0, (short) 0x3c00); // 1.0
+        h.set(SHORT, 2, (short) 0xc000); // -2.0
+        h.set(SHORT, 4, (short) 0x7bff); // 65504
+        float[] f = Floats.decode(h, DType.F16);
+        assertEquals(1.0f, f[0]);
+        assertEquals(-2.0f, f[1]);
+        assertEquals(65504f, f[2]);
+        MemorySegment e4 = MemorySegment.ofArray(new byte[] {0x38, (byte) 0xb8, 0x7e, 0x7f, 0x01});
+        float[] g = Floats.decode(e4, DType.F8_E4M3);
+        assertEquals(1.0f, g[0]);
+        assertEquals(-1.0f, g[1]);
+        assertEquals(448f, g[2]);
+        assertEquals(Float.NaN, g[3]);
+        assertEquals((float) Math.pow(2, -9), g[4]);
+        MemorySegment e5 = MemorySegment.ofArray(new byte[] {0x3c, 0x7b, 0x7c});
+        float[] k = Floats.decode(e5, DType.F8_E5M2);
+        assertEquals(1.0f, k[0]);
+        assertEquals(57344f, k[1]);
+        assertEquals(Float.POSITIVE_INFINITY, k[2]);
+    }
+
+    @Test
+    void convertSegmentsAnySize() {
+        int n = 70_001;
+        float[] v = new float[n];
+        Random r = new Random(3);
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) r.nextGaussian();
+        }
+        MemorySegment bf = Floats.encode(v, DType.BF16);
+        MemorySegment f32 = MemorySegment.ofArray(new byte[4 * n]);
+        Floats.convert(bf, DType.BF16, f32, DType.F32, n);
+        MemorySegment f16 = MemorySegment.ofArray(new byte[2 * n]);
+        Floats.convert(f32, DType.F32, f16, DType.F16, n);
+        float[] back = Floats.decode(f16, DType.F16);
+        for (int i = 0; i < n; i++) {
+            float b = Floats.bf16ToFloat(bf.get(SHORT, 2L * i));
+            assertEquals(b, f32.get(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 4L * i));
+            assertEquals(b, back[i], Math.abs(b) / 1000 + 1e-7);
+        }
+    }
+}
