@@ -269,10 +269,12 @@ public final class Gptq {
                     natural[r * cols + perm[k]] = codes[r * cols + k];
                 }
             }
-            int gw = s.groupWidth(cols);
+            if (s.groupSize() == 0) {
+                return new QuantizedMatrix(rows, cols, s, natural, scales, zeros, null); // one group: order is moot
+            }
             int[] gIdx = new int[cols];
             for (int k = 0; k < cols; k++) {
-                gIdx[perm[k]] = s.groupSize() > 0 ? k / gw : 0;
+                gIdx[perm[k]] = k / s.groupSize();
             }
             return new QuantizedMatrix(rows, cols, s, natural, scales, zeros, gIdx);
         }
