@@ -1,0 +1,30 @@
+package dev.moekit.eval.runtime;
+
+import ai.djl.ndarray.NDArray;
+import dev.moekit.toolkit.model.ModelSpec;
+import dev.moekit.toolkit.model.Role;
+
+/**
+ * One pre-norm decoder layer: {@code h = h + Attn(RMSNorm(h)); h = h + FFN(RMSNorm(h))}, FFN dense or MoE.
+ */
+final class DecoderLayer {
+    private DecoderLayer() {}
+
+    /** h {@code [B, T, hidden]} to {@code [B, T, hidden]}. */
+    static NDArray forward(ModelSpec spec, LayerWeights w, NDArray h, StepContext ctx, ForwardObserver obs) {
+        long[] shape = h.getShape().getShape();
+        int layer = w.layer();
+        boolean observed = obs.observes(layer);
+        if (observed) {
+            obs.layerInput(layer, h.reshape(-1, shape[2]));                         // [N, hidden]
+        }
+        NDArray a = Attention.forward(spec, w, Ops.rmsNorm(h, w.get(Role.INPUT_NORM), spec.normEps()), ctx, obs);
+        h = h.add(a);                                                               // [B, T, hidden]
+        NDArray x = Ops.rmsNorm(h, w.get(Role.POST_ATTN_NORM), spec.normEps()).reshape(-1, shape[2]); // [N, hidden]
+        NDArray out = h.add(FeedForward.forward(spec, w, x, ctx, obs).reshape(shape));
+        if (observed) {
+            obs.layerOutput(layer, out.reshape(-1, shape[2]));
+        }
+        return out;
+    }
+}

@@ -1,0 +1,125 @@
+package dev.moekit.eval.runtime;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.Activation;
+import dev.moekit.toolkit.model.LayerSpec;
+import dev.moekit.toolkit.model.ModelSpec;
+import dev.moekit.toolkit.model.Role;
+
+/**
+ * The MLP half of a decoder layer: a dense SwiGLU MLP, or a mixture of experts
+ * {@code y = sum_{e in topk(x)} g_e(x) * E_e(x) [+ sigmoid(x w_s) * S(x)]} with each expert a SwiGLU MLP
+ * {@code E(x) = W_down (silu(W_gate x) * W_up x)}. Tokens are dispatched by sorting the (token, choice) pairs by
+ * expert, so each expert runs one matmul on a contiguous slice, and gathered back with the inverse permutation.
+ */
+final class FeedForward {
+    private FeedForward() {}
+
+    /** x {@code [N, hidden]} (already normed) to {@code [N, hidden]}. */
+    static NDArray forward(ModelSpec spec, LayerWeights w, NDArray x, StepContext ctx, ForwardObserver obs) {
+        LayerSpec ls = w.spec();
+        int layer = w.layer();
+        if (!ls.moe()) {
+            return swiglu(x, w.get(Role.MLP_GATE), w.get(Role.MLP_UP), w.get(Role.MLP_DOWN), ctx, obs, layer, -1,
+                    Role.MLP_GATE, Role.MLP_UP, Role.MLP_DOWN);
+        }
+        ctx.linearInput(obs, layer, x, Role.ROUTER);
+        Router.Decision r = Router.route(spec.routing(), w, x, ls.topK());
+        boolean observed = obs.observes(layer);
+        if (observed) {
+            obs.router(layer, new ForwardObserver.RouterOutput(r.logits(), r.scores(), r.indices(), r.weights()));
+        }
+        NDArray out = observed && obs.allExperts()
+                ? allExperts(w, x, r, ctx, obs)
+                : routedExperts(w, x, r, ctx, obs);
+        if (w.get(Role.SHARED_UP) != null) {
+            NDArray shared = swiglu(x, w.get(Role.SHARED_GATE), w.get(Role.SHARED_UP), w.get(Role.SHARED_DOWN), ctx,
+                    obs, layer, -1, Role.SHARED_GATE, Role.SHARED_UP, Role.SHARED_DOWN);      // [N, hidden]
+            NDArray gate = w.get(Role.SHARED_EXPERT_GATE);
+            if (gate != null) {
+                shared = shared.mul(Activation.sigmoid(Ops.linear(x, gate, null)));          // [N, 1] broadcast
+            }
+            out = out.add(shared);
+        }
+        return out;
+    }
+
+    /** Sparse dispatch: each expert sees only its routed tokens. */
+    private static NDArray routedExperts(LayerWeights w, NDArray x, Router.Decision r, StepContext ctx,
+                                         ForwardObserver obs) {
+        long n = x.getShape().get(0);
+        long hidden = x.getShape().get(1);
+        int k = (int) r.indices().getShape().get(1);
+        int experts = w.spec().experts();
+        NDArray flat = r.indices().reshape(-1);                                  // [N*k] expert of each pair
+        NDArray order = flat.argSort(0, true);                                   // pairs sorted by expert
+        NDArray tokenOfPair = x.getManager().arange(0, (int) n, 1, DataType.INT64)
+                .reshape(n, 1).broadcast(n, k).reshape(-1);                      // [N*k]
+        NDArray tokens = tokenOfPair.get(order);                                 // [N*k] token per sorted pair
+        NDArray inputs = x.get(tokens);                                          // [N*k, hidden]
+        long[] counts = countsPerExpert(flat, experts);
+        NDList slices = new NDList(experts);
+        long start = 0;
+        for (int e = 0; e < experts; e++) {
+            if (counts[e] == 0) {
+                continue;
+            }
+            long end = start + counts[e];
+            NDArray in = inputs.get(start + ":" + end);                         // [n_e, hidden]
+            NDArray y = expert(w, e, in, ctx, obs);
+            if (obs.observes(w.layer())) {
+                obs.expert(w.layer(), e, tokens.get(start + ":" + end), in, y);
+            }
+            slices.add(y);
+            start = end;
+        }
+        NDArray weights = r.weights().toType(x.getDataType(), false).reshape(-1).get(order);   // [N*k]
+        NDArray sorted = NDArrays.concat(slices).mul(weights.expandDims(1));    // [N*k, hidden]
+        return sorted.get(order.argSort(0, true)).reshape(n, k, hidden).sum(new int[] {1});
+    }
+
+    /** Every expert on every token (for statistics); the output mixes them with the real gate weights. */
+    private static NDArray allExperts(LayerWeights w, NDArray x, Router.Decision r, StepContext ctx,
+                                      ForwardObserver obs) {
+        int experts = w.spec().experts();
+        NDArray dense = r.indices().oneHot(experts, x.getDataType())
+                .mul(r.weights().toType(x.getDataType(), false).expandDims(2)).sum(new int[] {1});  // [N, E]
+        NDArray all = x.getManager().arange(0, (int) x.getShape().get(0), 1, DataType.INT64);
+        NDArray out = null;
+        for (int e = 0; e < experts; e++) {
+            NDArray y = expert(w, e, x, ctx, obs);                               // [N, hidden]
+            obs.expert(w.layer(), e, all, x, y);
+            NDArray part = y.mul(dense.get(":, " + e + ":" + (e + 1)));
+            out = out == null ? part : out.add(part);
+        }
+        return out;
+    }
+
+    private static NDArray expert(LayerWeights w, int e, NDArray in, StepContext ctx, ForwardObserver obs) {
+        return swiglu(in, w.expert(Role.EXPERT_GATE, e), w.expert(Role.EXPERT_UP, e), w.expert(Role.EXPERT_DOWN, e),
+                ctx, obs, w.layer(), e, Role.EXPERT_GATE, Role.EXPERT_UP, Role.EXPERT_DOWN);
+    }
+
+    /** {@code W_down (silu(W_gate x) * W_up x)}, reporting linear inputs to the observer. */
+    private static NDArray swiglu(NDArray x, NDArray gate, NDArray up, NDArray down, StepContext ctx,
+                                  ForwardObserver obs, int layer, int expert, Role gateRole, Role upRole,
+                                  Role downRole) {
+        ctx.linearInput(obs, layer, expert, x, gateRole, upRole);
+        NDArray h = Ops.silu(Ops.linear(x, gate, null)).mul(Ops.linear(x, up, null));   // [n, ffn]
+        ctx.linearInput(obs, layer, expert, h, downRole);
+        return Ops.linear(h, down, null);
+    }
+
+    /** Tokens routed to each expert (one small device-to-host copy per layer). */
+    private static long[] countsPerExpert(NDArray flatIndices, int experts) {
+        float[] c = flatIndices.oneHot(experts).sum(new int[] {0}).toFloatArray();
+        long[] counts = new long[experts];
+        for (int e = 0; e < experts; e++) {
+            counts[e] = Math.round(c[e]);
+        }
+        return counts;
+    }
+}

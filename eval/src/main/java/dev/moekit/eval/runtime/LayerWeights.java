@@ -1,0 +1,97 @@
+package dev.moekit.eval.runtime;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.moekit.toolkit.model.LayerSpec;
+import dev.moekit.toolkit.model.ModelSpec;
+import dev.moekit.toolkit.model.Role;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The weights of one decoder layer as NDArrays of the compute dtype, owned by the layer's own manager so that
+ * closing it frees them all (layer-at-a-time loading). Linear weights keep the HF layout {@code [out, in]}.
+ * {@link #replace} swaps one weight for an edited one (pruning/quantization between calibration layers).
+ */
+public final class LayerWeights implements AutoCloseable {
+    private final int layer;
+    private final LayerSpec layerSpec;
+    private final NDManager manager;
+    private final WeightLoader loader;
+    private final Map<Role, NDArray> tensors = new EnumMap<>(Role.class);
+    /** Routed experts: per expert, gate [ffn, hidden], up [ffn, hidden], down [hidden, ffn]. */
+    private final List<Map<Role, NDArray>> experts = new ArrayList<>();
+
+    LayerWeights(NDManager parent, WeightLoader loader, int layer) {
+        this.layer = layer;
+        this.loader = loader;
+        this.layerSpec = loader.spec().layer(layer);
+        this.manager = parent.newSubManager();
+        ModelSpec spec = loader.spec();
+        for (Role role : Role.values()) {
+            if (role.perLayer() && !role.perExpert() && role.kind() != Role.Kind.ROUTED_EXPERT
+                    && loader.has(role, layer)) {
+                tensors.put(role, loader.layer(manager, role, layer));
+            }
+        }
+        for (int e = 0; e < layerSpec.experts(); e++) {
+            Map<Role, NDArray> w = new EnumMap<>(Role.class);
+            long[] up = {layerSpec.expertFfn(), spec.hidden()};
+            w.put(Role.EXPERT_GATE, loader.expert(manager, Role.EXPERT_GATE, layer, e, up));
+            w.put(Role.EXPERT_UP, loader.expert(manager, Role.EXPERT_UP, layer, e, up));
+            w.put(Role.EXPERT_DOWN, loader.expert(manager, Role.EXPERT_DOWN, layer, e,
+                    new long[] {spec.hidden(), layerSpec.expertFfn()}));
+            experts.add(w);
+        }
+    }
+
+    public int layer() {
+        return layer;
+    }
+
+    public LayerSpec spec() {
+        return layerSpec;
+    }
+
+    /** A per-layer tensor, or null if the checkpoint lacks it (optional biases, norms, gates). */
+    public NDArray get(Role role) {
+        return tensors.get(role);
+    }
+
+    /** A routed expert's tensor ({@link Role#EXPERT_GATE}, {@link Role#EXPERT_UP}, {@link Role#EXPERT_DOWN}). */
+    public NDArray expert(Role role, int expert) {
+        return experts.get(expert).get(role);
+    }
+
+    /**
+     * Replaces a weight by fp32 values of the same shape ({@code expert} is ignored for per-layer roles). The old
+     * array is closed; the next forward uses the new one.
+     */
+    public void replace(Role role, int expert, float[] values) {
+        Map<Role, NDArray> home = role.perExpert() ? experts.get(expert) : tensors;
+        NDArray old = home.get(role);
+        if (old == null) {
+            throw new IllegalArgumentException("layer " + layer + " has no weight for role " + role);
+        }
+        home.put(role, loader.fromFloats(manager, values, old.getShape().getShape()));
+        old.close();
+    }
+
+    /** A weight as fp32 values {@code [out, in]} row-major (copies from the device). */
+    public float[] floats(Role role, int expert) {
+        NDArray w = role.perExpert() ? expert(role, expert) : get(role);
+        if (w == null) {
+            throw new IllegalArgumentException("layer " + layer + " has no weight for role " + role);
+        }
+        try (NDArray f = w.toType(ai.djl.ndarray.types.DataType.FLOAT32, true)) {
+            return f.toFloatArray();
+        }
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}

@@ -1,0 +1,95 @@
+package dev.moekit.eval.runtime;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import ai.djl.nn.core.Linear;
+
+/**
+ * The tensor operations of a decoder, written once for CPU and GPU. Activations are always the first operand so that
+ * results land in the activation's (scoped) manager, never in a weight manager.
+ */
+final class Ops {
+    /** Additive mask value for disallowed keys; softmax runs in fp32, where exp(-1e9) is exactly 0. */
+    static final float MASKED = -1e9f;
+
+    private Ops() {}
+
+    /** {@code y = x W^T + b}: x {@code [..., in]}, W {@code [out, in]}, b {@code [out]} or null. */
+    static NDArray linear(NDArray x, NDArray w, NDArray b) {
+        return (b == null ? Linear.linear(x, w) : Linear.linear(x, w, b)).singletonOrThrow();
+    }
+
+    /**
+     * RMSNorm (Zhang and Sennrich 2019) as transformers computes it: in fp32,
+     * {@code y = w * (x / sqrt(mean(x^2) + eps))}, cast back to the input dtype before the weight multiply.
+     */
+    static NDArray rmsNorm(NDArray x, NDArray w, double eps) {
+        DataType dt = x.getDataType();
+        NDArray xf = x.toType(DataType.FLOAT32, false);
+        NDArray rms = xf.square().mean(new int[] {-1}, true).add(eps).sqrt();
+        return xf.div(rms).toType(dt, false).mul(w);
+    }
+
+    /** {@code silu(x) = x * sigmoid(x)}. */
+    static NDArray silu(NDArray x) {
+        return x.mul(Activation.sigmoid(x));
+    }
+
+    /**
+     * RoPE tables (Su et al. 2021, transformers' rotate-half layout) for positions {@code 0..T-1}:
+     * {@code inv_freq_i = theta^(-2i/d)}, angle {@code = p * inv_freq}, duplicated over both halves. Returns
+     * {@code [cos, sin]}, each {@code [T, d]} in {@code dtype}. {@code positionScale} divides positions (linear
+     * scaling; 1 for default RoPE).
+     */
+    static NDArray[] ropeTables(NDManager m, int tokens, int dim, double theta, double positionScale, DataType dtype) {
+        int half = dim / 2;
+        float[] cos = new float[tokens * dim];
+        float[] sin = new float[tokens * dim];
+        for (int i = 0; i < half; i++) {
+            double invFreq = 1.0 / Math.pow(theta, (2.0 * i) / dim);
+            for (int p = 0; p < tokens; p++) {
+                double a = (p / positionScale) * invFreq;
+                float c = (float) Math.cos(a);
+                float s = (float) Math.sin(a);
+                cos[p * dim + i] = c;
+                cos[p * dim + i + half] = c;
+                sin[p * dim + i] = s;
+                sin[p * dim + i + half] = s;
+            }
+        }
+        Shape shape = new Shape(tokens, dim);
+        return new NDArray[] {m.create(cos, shape).toType(dtype, false), m.create(sin, shape).toType(dtype, false)};
+    }
+
+    /** {@code x * cos + rotate_half(x) * sin} with {@code rotate_half([a, b]) = [-b, a]}; x {@code [B, h, T, d]}. */
+    static NDArray rope(NDArray x, NDArray cos, NDArray sin) {
+        long d = x.getShape().get(3);
+        NDArray a = x.get("..., :" + d / 2);
+        NDArray b = x.get("..., " + d / 2 + ":");
+        NDArray rotated = b.neg().concat(a, -1);
+        return x.mul(cos).add(rotated.mul(sin));
+    }
+
+    /**
+     * Additive attention mask {@code [B, 1, T, T]} in fp32: 0 where query i may see key j (causal {@code j <= i},
+     * key not padding, and {@code i - j < window} when a sliding window is set), {@link #MASKED} elsewhere.
+     *
+     * @param attention {@code [B, T]} 1 for tokens, 0 for (right) padding
+     */
+    static NDArray attentionMask(NDManager m, NDArray attention, int window) {
+        long b = attention.getShape().get(0);
+        long t = attention.getShape().get(1);
+        NDArray i = m.arange(0, (int) t, 1, DataType.INT64).reshape(t, 1);
+        NDArray j = m.arange(0, (int) t, 1, DataType.INT64).reshape(1, t);
+        NDArray allowed = j.lte(i);                                           // [T, T]
+        if (window > 0) {
+            allowed = allowed.logicalAnd(i.sub(j).lt(window));
+        }
+        NDArray keys = attention.reshape(b, 1, 1, t).gt(0);                   // [B, 1, 1, T]
+        NDArray ok = allowed.reshape(1, 1, t, t).logicalAnd(keys);            // [B, 1, T, T]
+        return ok.toType(DataType.FLOAT32, false).sub(1f).mul(-MASKED);
+    }
+}

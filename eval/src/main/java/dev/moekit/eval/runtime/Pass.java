@@ -1,0 +1,153 @@
+package dev.moekit.eval.runtime;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import dev.moekit.toolkit.model.ModelSpec;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One layer-by-layer pass of some batches through a {@link CausalLm}: it holds each batch's hidden states
+ * {@code [B, T, hidden]} between layers, so only one layer's activations (and, in layerwise mode, one layer's
+ * weights) live at a time. Each layer step of each batch runs in its own sub-manager; its output moves to the pass
+ * and its input is freed. Layers must run in order; {@link #observe} runs a layer without advancing, so a caller can
+ * edit the layer's weights ({@link LayerWeights#replace}) before {@link #advance} computes the next inputs.
+ */
+public final class Pass implements AutoCloseable {
+    private final CausalLm model;
+    private final ModelSpec spec;
+    private final List<TokenBatch> batches;
+    private final NDManager manager;
+    private final List<NDArray> hidden = new ArrayList<>();
+    private final List<StepContext> contexts = new ArrayList<>();
+    private LayerWeights loaded;   // layerwise mode: the current layer
+    private int next;              // the next layer to advance through
+
+    Pass(CausalLm model, List<TokenBatch> batches) {
+        Engines.inferenceMode();
+        this.model = model;
+        this.spec = model.spec();
+        this.batches = List.copyOf(batches);
+        this.manager = model.manager().newSubManager();
+        for (TokenBatch b : this.batches) {
+            NDArray ids = b.idsArray(manager);
+            NDArray h = model.embedding().get(manager, new NDIndex("{}", ids.reshape(-1)))
+                    .reshape(b.rows(), b.length(), spec.hidden());                 // [B, T, hidden]
+            hidden.add(h);
+            contexts.add(StepContext.of(manager, spec, model.rope(), b.maskArray(manager),
+                    model.options().precision(), ForwardObserver.NONE));
+        }
+    }
+
+    public List<TokenBatch> batches() {
+        return batches;
+    }
+
+    /** The next layer {@link #advance} will run. */
+    public int nextLayer() {
+        return next;
+    }
+
+    /** The weights of the next layer (loaded now in layerwise mode; edits apply to the following steps). */
+    public LayerWeights layer() {
+        if (next >= spec.layers()) {
+            throw new IllegalStateException("all " + spec.layers() + " layers have run");
+        }
+        LayerWeights w = model.resident(next);
+        if (w != null) {
+            return w;
+        }
+        if (loaded == null || loaded.layer() != next) {
+            if (loaded != null) {
+                loaded.close();
+            }
+            loaded = model.load(manager, next);
+        }
+        return loaded;
+    }
+
+    /** Runs the next layer on every batch for {@code observer} only; the hidden states stay as they were. */
+    public void observe(ForwardObserver observer) {
+        step(observer, false);
+    }
+
+    /** Runs the next layer on every batch and moves on to the following layer. */
+    public void advance(ForwardObserver observer) {
+        step(observer, true);
+        next++;
+        if (next == spec.layers() && loaded != null) {
+            loaded.close();
+            loaded = null;
+        }
+    }
+
+    /** Runs all remaining layers. */
+    public void runAll(ForwardObserver observer) {
+        while (next < spec.layers()) {
+            advance(observer);
+        }
+    }
+
+    /** The hidden states entering the next layer, per batch {@code [B, T, hidden]} (owned by the pass). */
+    public NDArray hidden(int batch) {
+        return hidden.get(batch);
+    }
+
+    /** After the last layer: final norm and lm_head, handing fp32 logits {@code [B, T, vocab]} to {@code sink}. */
+    public void finish(CausalLm.LogitsSink sink) {
+        for (int b = 0; b < batches.size(); b++) {
+            try (NDManager step = manager.newSubManager()) {
+                sink.accept(b, batches.get(b), logits(b, step));
+            }
+        }
+    }
+
+    /**
+     * After the last layer: the fp32 logits {@code [B, T, vocab]} of batch {@code b}, created in {@code scope}
+     * (the caller closes it; the batch's hidden states stay with the pass).
+     */
+    public NDArray logits(int b, NDManager scope) {
+        if (next != spec.layers()) {
+            throw new IllegalStateException("pass is at layer " + next + " of " + spec.layers());
+        }
+        Engines.inferenceMode();
+        NDArray h = hidden.get(b);
+        h.tempAttach(scope);
+        NDArray x = Ops.rmsNorm(h, model.finalNorm(), spec.normEps());
+        return Ops.linear(x, model.lmHead(), null).toType(DataType.FLOAT32, false);
+    }
+
+    private void step(ForwardObserver observer, boolean keep) {
+        Engines.inferenceMode();
+        LayerWeights w = layer();
+        for (int b = 0; b < batches.size(); b++) {
+            StepContext ctx = contexts.get(b).with(observer);
+            try (NDManager step = manager.newSubManager()) {
+                NDArray h = hidden.get(b);
+                if (keep) {
+                    h.attach(step);        // freed with the step
+                } else {
+                    h.tempAttach(step);    // returns to the pass
+                }
+                if (observer.observes(w.layer())) {
+                    observer.tokenMask(step.create(batches.get(b).mask()).gt(0));   // [N] in the step
+                }
+                NDArray out = DecoderLayer.forward(spec, w, h, ctx, observer);
+                if (keep) {
+                    out.attach(manager);
+                    hidden.set(b, out);
+                }
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        if (loaded != null) {
+            loaded.close();
+        }
+        manager.close();
+    }
+}

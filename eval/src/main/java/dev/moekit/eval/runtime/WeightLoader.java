@@ -1,0 +1,100 @@
+package dev.moekit.eval.runtime;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import dev.moekit.toolkit.io.Checkpoint;
+import dev.moekit.toolkit.io.CheckpointException;
+import dev.moekit.toolkit.io.TensorInfo;
+import dev.moekit.toolkit.model.ModelSpec;
+import dev.moekit.toolkit.model.ModelWeights;
+import dev.moekit.toolkit.model.Role;
+import dev.moekit.toolkit.tensor.Floats;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * Turns checkpoint tensors into NDArrays of the compute dtype. A tensor stored under its own name is mapped and
+ * converted in Java ({@link Floats#convert}, bf16 never reaches DJL) into a direct buffer that DJL wraps on CPU and
+ * copies to a GPU; fused 3-D expert tensors go through {@link ModelWeights#expert}. Names come from the spec only.
+ */
+final class WeightLoader {
+    private final Checkpoint checkpoint;
+    private final ModelSpec spec;
+    private final ModelWeights weights;
+    private final Precision precision;
+
+    WeightLoader(Checkpoint checkpoint, ModelSpec spec, Precision precision) {
+        this.checkpoint = checkpoint;
+        this.spec = spec;
+        this.weights = new ModelWeights(checkpoint, spec);
+        this.precision = precision;
+    }
+
+    ModelSpec spec() {
+        return spec;
+    }
+
+    /** Whether a model-level or per-layer tensor is present ({@code layer < 0}: model-level). */
+    boolean has(Role role, int layer) {
+        if (!spec.family().has(role)) {
+            return false;
+        }
+        return checkpoint.has(layer < 0 ? spec.name(role) : spec.name(role, layer));
+    }
+
+    /** A model-level tensor (embedding, final norm, lm_head). */
+    NDArray model(NDManager m, Role role) {
+        return named(m, spec.name(role));
+    }
+
+    /** A per-layer tensor. */
+    NDArray layer(NDManager m, Role role, int layer) {
+        return named(m, spec.name(role, layer));
+    }
+
+    /** One routed expert's matrix {@code [out, in]}, stored per expert or fused. */
+    NDArray expert(NDManager m, Role role, int layer, int expert, long[] shape) {
+        if (!spec.fusedExperts()) {
+            return named(m, spec.name(role, layer, expert));
+        }
+        return fromFloats(m, weights.expert(role, layer, expert), shape);
+    }
+
+    /** An fp32 {@code [out, in]} array as an NDArray of the compute dtype (used for edited weights too). */
+    NDArray fromFloats(NDManager m, float[] data, long[] shape) {
+        if (TensorInfo.numel(shape) != data.length) {
+            throw new IllegalArgumentException("weight of " + data.length + " values does not fit shape "
+                    + new Shape(shape));
+        }
+        ByteBuffer buf = direct((long) data.length * precision.storage().size());
+        Floats.encode(data, 0, data.length, precision.storage(), MemorySegment.ofBuffer(buf), 0);
+        return m.create(buf, new Shape(shape), precision.dataType());
+    }
+
+    private NDArray named(NDManager m, String name) {
+        if (!checkpoint.has(name)) {
+            throw new CheckpointException(checkpoint.dir() + ": tensor '" + name + "' is missing");
+        }
+        TensorInfo info = checkpoint.info(name);
+        if (!info.dtype().isFloating()) {
+            throw new CheckpointException(checkpoint.dir() + ": tensor '" + name + "' is " + info.dtype()
+                    + ", the runtime needs floating-point weights (dequantize first)");
+        }
+        ByteBuffer buf = direct(info.numel() * precision.storage().size());
+        try (Arena arena = Arena.ofConfined()) {
+            Floats.convert(checkpoint.map(name, arena), info.dtype(), MemorySegment.ofBuffer(buf),
+                    precision.storage(), info.numel());
+        }
+        return m.create(buf, new Shape(info.shape()), precision.dataType());
+    }
+
+    private static ByteBuffer direct(long bytes) {
+        if (bytes > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("tensor of " + bytes + " bytes exceeds one direct buffer");
+        }
+        return ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
+    }
+}
