@@ -133,7 +133,6 @@ public final class Quantizer {
 
     private List<TensorSpec> outputPlan(Map<String, List<LinearModule>> byTensor, Map<LinearModule, QuantScheme> schemes,
                                         PackedLayout layout, DType weightType) {
-        boolean gIdx = opts.method() == Method.GPTQ && opts.gptq().actOrder();
         List<TensorSpec> plan = new ArrayList<>();
         for (String name : in.names()) {
             List<LinearModule> mods = byTensor.get(name);
@@ -143,7 +142,7 @@ public final class Quantizer {
             }
             LinearModule m = mods.getFirst();
             QuantScheme s = schemes.get(m);
-            plan.addAll(layout.plan(m, s, gIdx && s.groupSize() > 0, weightType));
+            plan.addAll(layout.plan(m, s, gIdxPlanned(s), weightType));
         }
         return plan;
     }
@@ -153,7 +152,7 @@ public final class Quantizer {
         if (layout != null) {
             LinearModule m = mods.getFirst();
             float[] weight = Weights.read(in, m);
-            QuantizedMatrix q = quantize(m, weight, schemes.get(m), scaleType, reports);
+            QuantizedMatrix q = withPlannedGIdx(quantize(m, weight, schemes.get(m), scaleType, reports));
             layout.write(w, m, q, in.info(name).dtype());
             return;
         }
@@ -170,6 +169,22 @@ public final class Quantizer {
         }
         LinearModule m = mods.getFirst();
         w.write(name, quantize(m, Weights.read(in, m), schemes.get(m), scaleType, reports).dequantize());
+    }
+
+    /** A module planned with g_idx that fell back to RTN stores the natural order {@code j / groupSize}. */
+    private boolean gIdxPlanned(QuantScheme s) {
+        return opts.method() == Method.GPTQ && opts.gptq().actOrder() && s.groupSize() > 0;
+    }
+
+    private QuantizedMatrix withPlannedGIdx(QuantizedMatrix q) {
+        if (q.gIdx() != null || !gIdxPlanned(q.scheme())) {
+            return q;
+        }
+        int[] natural = new int[q.cols()];
+        for (int j = 0; j < natural.length; j++) {
+            natural[j] = j / q.scheme().groupSize();
+        }
+        return new QuantizedMatrix(q.rows(), q.cols(), q.scheme(), q.codes(), q.scales(), q.zeros(), natural);
     }
 
     private QuantizedMatrix quantize(LinearModule m, float[] weight, QuantScheme s, DType scaleType,
