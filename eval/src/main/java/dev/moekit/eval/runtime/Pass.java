@@ -55,15 +55,19 @@ public final class Pass implements AutoCloseable {
         if (next >= spec.layers()) {
             throw new IllegalStateException("all " + spec.layers() + " layers have run");
         }
-        LayerWeights w = model.resident(next);
+        return layer(next);
+    }
+
+    private LayerWeights layer(int index) {
+        LayerWeights w = model.resident(index);
         if (w != null) {
             return w;
         }
-        if (loaded == null || loaded.layer() != next) {
+        if (loaded == null || loaded.layer() != index) {
             if (loaded != null) {
                 loaded.close();
             }
-            loaded = model.load(manager, next);
+            loaded = model.load(manager, index);
         }
         return loaded;
     }
@@ -76,11 +80,7 @@ public final class Pass implements AutoCloseable {
     /** Runs the next layer on every batch and moves on to the following layer. */
     public void advance(ForwardObserver observer) {
         step(observer, true);
-        next++;
-        if (next == spec.layers() && loaded != null) {
-            loaded.close();
-            loaded = null;
-        }
+        next++;       // in layerwise mode the layer just run stays loaded until the next one loads or the pass closes
     }
 
     /** Runs all remaining layers. */
