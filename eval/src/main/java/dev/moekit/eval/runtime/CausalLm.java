@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.model.ModelSpec;
 import dev.moekit.toolkit.model.Role;
+import java.lang.foreign.Arena;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -23,6 +24,7 @@ public final class CausalLm implements AutoCloseable {
     private final RuntimeOptions options;
     private final RopeConfig rope;
     private final NDManager root;
+    private final Arena arena;        // off-heap memory of the model-level weights
     private final WeightLoader loader;
     private final NDArray embed;      // [vocab, hidden]
     private final NDArray finalNorm;  // [hidden]
@@ -36,13 +38,14 @@ public final class CausalLm implements AutoCloseable {
         this.options = options;
         this.rope = RopeConfig.of(spec);
         this.root = Engines.newManager(options.device());
+        this.arena = Arena.ofShared();
+        List<LayerWeights> held = new ArrayList<>();
         try {
             this.loader = new WeightLoader(checkpoint, spec, options.precision());
-            this.embed = loader.model(root, Role.EMBED);
-            this.finalNorm = loader.model(root, Role.FINAL_NORM);
-            this.lmHead = !spec.tiedEmbeddings() && loader.has(Role.LM_HEAD, -1) ? loader.model(root, Role.LM_HEAD)
+            this.embed = loader.model(root, arena, Role.EMBED);
+            this.finalNorm = loader.model(root, arena, Role.FINAL_NORM);
+            this.lmHead = !spec.tiedEmbeddings() && loader.has(Role.LM_HEAD, -1) ? loader.model(root, arena, Role.LM_HEAD)
                     : embed;
-            List<LayerWeights> held = new ArrayList<>();
             if (!options.layerwise()) {
                 for (int l = 0; l < spec.layers(); l++) {
                     held.add(new LayerWeights(root, loader, l));
@@ -50,7 +53,9 @@ public final class CausalLm implements AutoCloseable {
             }
             this.layers = Collections.unmodifiableList(held);
         } catch (RuntimeException e) {
+            held.forEach(LayerWeights::close);
             root.close();
+            arena.close();
             throw e;
         }
     }
@@ -145,7 +150,11 @@ public final class CausalLm implements AutoCloseable {
 
     @Override
     public void close() {
+        for (LayerWeights l : layers) {
+            l.close();
+        }
         root.close();
+        arena.close();
         if (ownsCheckpoint) {
             checkpoint.close();
         }
