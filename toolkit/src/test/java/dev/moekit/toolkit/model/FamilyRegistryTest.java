@@ -15,10 +15,25 @@ class FamilyRegistryTest {
     }
 
     @Test
-    void duplicateArchitectureFailsAtLoad() {
+    void sameFileListedTwiceFailsAtLoad() {
         IllegalStateException e = assertThrows(IllegalStateException.class,
                 () -> FamilyRegistry.load("families/test-duplicate-index.json"));
         assertTrue(e.getMessage().contains("mixtral"), e.getMessage());
+    }
+
+    @Test
+    void architectureClaimedByTwoFamiliesFailsAtLoad() {
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> FamilyRegistry.load("families/test-dup-arch-index.json"));
+        assertTrue(e.getMessage().contains("architecture 'MixtralForCausalLM' is claimed by both families mixtral and mixtral_copy"),
+                e.getMessage());
+    }
+
+    @Test
+    void modelTypeClaimedByTwoFamiliesFailsAtLoad() {
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> FamilyRegistry.load("families/test-dup-type-index.json"));
+        assertTrue(e.getMessage().contains("model_type 'llama' is claimed by both families llama and llama_copy"), e.getMessage());
     }
 
     @Test

@@ -1,0 +1,283 @@
+package dev.moekit.quantize;
+
+import dev.moekit.toolkit.io.DType;
+import dev.moekit.toolkit.linalg.Linalg;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.stream.IntStream;
+
+/**
+ * GPTQ (Frantar, Ashkboos, Hoefler, Alistarh, "GPTQ: Accurate Post-Training Quantization for Generative Pre-trained
+ * Transformers", arXiv 2210.17323; reference IST-DASLab/gptq {@code gptq.py} {@code fasterquant}, AutoGPTQ
+ * {@code quantization/gptq.py} for {@code g_idx}).
+ *
+ * <p>For {@code W} [rows, cols] and {@code H = 2/N X^T X} [cols, cols], exactly as the reference:
+ * <ol>
+ *   <li>per-channel grids (group size 0) come from the whole original W;</li>
+ *   <li>dead inputs ({@code H_jj = 0}) get {@code H_jj = 1} and {@code W[:, j] = 0};</li>
+ *   <li>activation order ({@code desc_act}): columns permuted by {@code diag(H)} descending;</li>
+ *   <li>damping {@code H += dampPercent * mean(diag H) * I} (default 0.01);</li>
+ *   <li>{@code Hinv = cholesky(H^-1, upper)} ({@link Linalg#inverseCholeskyUpper});</li>
+ *   <li>columns in blocks of {@code blockSize} (128): for column j, with {@code d = Hinv_jj}, quantize
+ *       {@code q = Q(w_j)}, error {@code e = (w_j - q) / d}, update the rest of the block
+ *       {@code W[:, j+1:i2] -= e Hinv[j, j+1:i2]}, loss {@code (w_j - q)^2 / d^2 / 2}; group grids are found when
+ *       {@code j % groupSize == 0} from W as it stood at the start of the block (the reference reads {@code W}, not
+ *       the in-block copy {@code W1});</li>
+ *   <li>lazy batch update of later columns {@code W[:, i2:] -= Err1 Hinv[i1:i2, i2:]}.</li>
+ * </ol>
+ * The last step is applied lazily per block: before block {@code [i1, i2)} its columns receive
+ * {@code -Err[:, :i1] Hinv[:i1, i1:i2]}, the same sum as the reference's eager updates, one gemm per block against
+ * the errors kept in native memory. Group sizes must divide the block size, which keeps every group inside a block.
+ * With activation order, codes return to the original column order and {@code g_idx[perm[k]] = k / groupSize}.
+ */
+public final class Gptq {
+    private Gptq() {
+    }
+
+    /**
+     * @param scheme      bits, group size, symmetry
+     * @param dampPercent relative damping, fraction of the mean Hessian diagonal (reference default 0.01)
+     * @param actOrder    quantize columns in order of decreasing {@code H_jj} ({@code desc_act})
+     * @param blockSize   lazy-update block width (reference default 128)
+     */
+    public record Params(QuantScheme scheme, double dampPercent, boolean actOrder, int blockSize) {
+        public Params {
+            if (!(dampPercent > 0 && dampPercent < 1)) {
+                throw new IllegalArgumentException("GPTQ damping must be in (0, 1), got " + dampPercent);
+            }
+            if (blockSize <= 0 || scheme.groupSize() > 0 && blockSize % scheme.groupSize() != 0) {
+                throw new IllegalArgumentException("GPTQ block size " + blockSize + " must be positive and a multiple of the group size " + scheme.groupSize());
+            }
+        }
+
+        public static Params defaults(QuantScheme scheme) {
+            return new Params(scheme, 0.01, false, 128);
+        }
+
+        public Params withActOrder(boolean a) {
+            return new Params(scheme, dampPercent, a, blockSize);
+        }
+    }
+
+    /**
+     * @param quantized   codes, grids and g_idx
+     * @param loss        the reference's summed loss {@code sum (w - q)^2 / d^2 / 2}
+     * @param deadColumns inputs that never saw a non-zero activation
+     */
+    public record Result(QuantizedMatrix quantized, double loss, int deadColumns) {}
+
+    /** Runs GPTQ on {@code weight} [rows, cols] with Hessian {@code h} [cols, cols]; scales rounded to {@code scaleType}. */
+    public static Result quantize(float[] weight, int rows, int cols, float[] h, Params p, DType scaleType, Linalg la) {
+        if (weight.length != (long) rows * cols || h.length != (long) cols * cols) {
+            throw new IllegalArgumentException("GPTQ inputs do not match a " + rows + "x" + cols + " weight");
+        }
+        return new Run(weight, rows, cols, h.clone(), p, scaleType, la).run();
+    }
+
+    private static final class Run {
+        private final int rows;
+        private final int cols;
+        private final Params p;
+        private final QuantScheme s;
+        private final DType scaleType;
+        private final Linalg la;
+        private final float[] w;
+        private final float[] h;
+        private final int groups;
+        private final float[] scales;
+        private final byte[] zeros;
+        private final byte[] codes;
+        private int[] perm;
+        private int dead;
+        private double loss;
+
+        Run(float[] weight, int rows, int cols, float[] h, Params p, DType scaleType, Linalg la) {
+            this.rows = rows;
+            this.cols = cols;
+            this.p = p;
+            this.s = p.scheme();
+            this.scaleType = scaleType;
+            this.la = la;
+            this.w = weight.clone();
+            this.h = h;
+            this.groups = s.groups(cols);
+            this.scales = new float[rows * groups];
+            this.zeros = new byte[rows * groups];
+            this.codes = new byte[rows * cols];
+        }
+
+        Result run() {
+            if (s.groupSize() == 0) {
+                channelGrids();
+            }
+            markDead();
+            if (p.actOrder()) {
+                permute();
+            }
+            damp();
+            float[] hinv = la.inverseCholeskyUpper(h, cols);
+            try (Linalg.RowMatrix errT = la.rowMatrix(cols, rows)) { // [cols, rows]: Err transposed
+                for (int i1 = 0; i1 < cols; i1 += p.blockSize()) {
+                    block(i1, Math.min(i1 + p.blockSize(), cols), hinv, errT);
+                }
+            }
+            return new Result(finish(), loss, dead);
+        }
+
+        private void channelGrids() {
+            for (int r = 0; r < rows; r++) {
+                Grid.Params g = Grid.find(w, r * cols, cols, s, scaleType);
+                scales[r] = g.scale();
+                zeros[r] = (byte) g.zero();
+            }
+        }
+
+        private void markDead() {
+            for (int j = 0; j < cols; j++) {
+                if (h[j * cols + j] == 0f) {
+                    h[j * cols + j] = 1f;
+                    for (int r = 0; r < rows; r++) {
+                        w[r * cols + j] = 0f;
+                    }
+                    dead++;
+                }
+            }
+        }
+
+        private void permute() {
+            float[] diag = new float[cols];
+            for (int j = 0; j < cols; j++) {
+                diag[j] = h[j * cols + j];
+            }
+            perm = IntStream.range(0, cols).boxed()
+                    .sorted(Comparator.comparingDouble((Integer j) -> diag[j]).reversed())
+                    .mapToInt(Integer::intValue).toArray();
+            float[] row = new float[cols];
+            for (int r = 0; r < rows; r++) {
+                for (int k = 0; k < cols; k++) {
+                    row[k] = w[r * cols + perm[k]];
+                }
+                System.arraycopy(row, 0, w, r * cols, cols);
+            }
+            float[] hp = new float[h.length];
+            for (int a = 0; a < cols; a++) {
+                int src = perm[a] * cols;
+                for (int b = 0; b < cols; b++) {
+                    hp[a * cols + b] = h[src + perm[b]];
+                }
+            }
+            System.arraycopy(hp, 0, h, 0, h.length);
+        }
+
+        private void damp() {
+            double mean = 0;
+            for (int j = 0; j < cols; j++) {
+                mean += h[j * cols + j];
+            }
+            float d = (float) (p.dampPercent() * mean / cols);
+            for (int j = 0; j < cols; j++) {
+                h[j * cols + j] += d;
+            }
+        }
+
+        private void block(int i1, int i2, float[] hinv, Linalg.RowMatrix errT) {
+            int b = i2 - i1;
+            if (i1 > 0) {
+                lazyUpdate(i1, i2, hinv, errT);
+            }
+            float[] w1 = new float[rows * b]; // [rows, b]
+            for (int r = 0; r < rows; r++) {
+                System.arraycopy(w, r * cols + i1, w1, r * b, b);
+            }
+            float[] w0 = w1.clone(); // block-start values: the reference's W[:, i1:i2] during this block
+            float[] err1 = new float[rows * b];
+            for (int i = 0; i < b; i++) {
+                column(i1, i, b, w1, w0, err1, hinv);
+            }
+            float[] errTBlock = new float[b * rows];
+            for (int r = 0; r < rows; r++) {
+                for (int c = 0; c < b; c++) {
+                    errTBlock[c * rows + r] = err1[r * b + c];
+                }
+            }
+            errT.setRows(i1, errTBlock, b);
+        }
+
+        /** {@code W[:, i1:i2] -= Err[:, :i1] Hinv[:i1, i1:i2]}, as {@code (Hinv[:i1, i1:i2])^T ErrT[:i1, :]}. */
+        private void lazyUpdate(int i1, int i2, float[] hinv, Linalg.RowMatrix errT) {
+            int b = i2 - i1;
+            float[] a = new float[b * i1]; // [b, i1]
+            for (int k = 0; k < i1; k++) {
+                for (int c = 0; c < b; c++) {
+                    a[c * i1 + k] = hinv[k * cols + i1 + c];
+                }
+            }
+            float[] delta = errT.leftMultiplyPrefix(a, b, i1); // [b, rows]
+            for (int c = 0; c < b; c++) {
+                for (int r = 0; r < rows; r++) {
+                    w[r * cols + i1 + c] -= delta[c * rows + r];
+                }
+            }
+        }
+
+        private void column(int i1, int i, int b, float[] w1, float[] w0, float[] err1, float[] hinv) {
+            int col = i1 + i;
+            int gw = s.groupWidth(cols);
+            if (s.groupSize() > 0 && col % gw == 0) {
+                int g = col / gw;
+                int len = Math.min(gw, b - i);
+                for (int r = 0; r < rows; r++) {
+                    Grid.Params gp = Grid.find(w0, r * b + i, len, s, scaleType);
+                    scales[r * groups + g] = gp.scale();
+                    zeros[r * groups + g] = (byte) gp.zero();
+                }
+            }
+            int g = s.groupSize() > 0 ? col / gw : 0;
+            int hrow = col * cols;
+            float d = hinv[hrow + col];
+            int maxq = s.maxq();
+            double colLoss = 0;
+            for (int r = 0; r < rows; r++) {
+                float scale = scales[r * groups + g];
+                int zero = zeros[r * groups + g] & 0xff;
+                int at = r * b + i;
+                float x = w1[at];
+                int q = Grid.code(x, scale, zero, maxq);
+                float diff = x - QuantizedMatrix.dequant(scale, q, zero);
+                codes[r * cols + col] = (byte) q;
+                float e = diff / d;
+                err1[at] = e;
+                colLoss += (double) diff * diff / ((double) d * d);
+                axpy(w1, at + 1, hinv, hrow + col + 1, b - i - 1, -e);
+            }
+            loss += colLoss / 2;
+        }
+
+        private static void axpy(float[] y, int yo, float[] x, int xo, int n, float a) {
+            for (int k = 0; k < n; k++) {
+                y[yo + k] += a * x[xo + k];
+            }
+        }
+
+        private QuantizedMatrix finish() {
+            if (perm == null) {
+                return new QuantizedMatrix(rows, cols, s, codes, scales, zeros, null);
+            }
+            byte[] natural = new byte[codes.length];
+            for (int r = 0; r < rows; r++) {
+                for (int k = 0; k < cols; k++) {
+                    natural[r * cols + perm[k]] = codes[r * cols + k];
+                }
+            }
+            if (s.groupSize() == 0) {
+                return new QuantizedMatrix(rows, cols, s, natural, scales, zeros, null); // one group: order is moot
+            }
+            int[] gIdx = new int[cols];
+            for (int k = 0; k < cols; k++) {
+                gIdx[perm[k]] = k / s.groupSize();
+            }
+            return new QuantizedMatrix(rows, cols, s, natural, scales, zeros, gIdx);
+        }
+    }
+
+}

@@ -1,0 +1,73 @@
+package dev.moekit.quantize;
+
+/**
+ * A quantized linear weight {@code W [rows, cols]} (HF convention {@code [out, in]}): unsigned integer codes, one
+ * scale and zero point per row and group, and an optional column-to-group map ({@code g_idx}, from activation order).
+ * The weight it stands for is {@code W[i][j] = scales[i][g(j)] * (codes[i][j] - zeros[i][g(j)])}, computed in fp32,
+ * with {@code g(j) = gIdx[j]} or {@code j / groupWidth}. Packers and the reader use exactly this formula, so a packed
+ * checkpoint dequantizes to the same fp32 values as the fake-quant one.
+ *
+ * @param rows   output channels
+ * @param cols   input channels
+ * @param scheme bits, group size, symmetry
+ * @param codes  [rows, cols], unsigned codes in 0..2^bits-1 (stored in a byte)
+ * @param scales [rows, groups], already rounded to the storage dtype of the scales
+ * @param zeros  [rows, groups], unsigned zero points in 0..2^bits-1
+ * @param gIdx   [cols] group of each input column, or null for natural order ({@code j / groupWidth})
+ */
+public record QuantizedMatrix(int rows, int cols, QuantScheme scheme, byte[] codes, float[] scales, byte[] zeros,
+                              int[] gIdx) {
+    public QuantizedMatrix {
+        int groups = scheme.groups(cols);
+        if (codes.length != (long) rows * cols || scales.length != (long) rows * groups || zeros.length != scales.length) {
+            throw new IllegalArgumentException("quantized matrix arrays do not match " + rows + "x" + cols + " " + scheme);
+        }
+        if (gIdx != null && gIdx.length != cols) {
+            throw new IllegalArgumentException("g_idx has " + gIdx.length + " entries, expected " + cols);
+        }
+    }
+
+    public int groups() {
+        return scheme.groups(cols);
+    }
+
+    /** Group of input column {@code j}. */
+    public int group(int j) {
+        return gIdx != null ? gIdx[j] : j / scheme.groupWidth(cols);
+    }
+
+    public int code(int i, int j) {
+        return codes[i * cols + j] & 0xff;
+    }
+
+    public int zero(int i, int g) {
+        return zeros[i * groups() + g] & 0xff;
+    }
+
+    public float scale(int i, int g) {
+        return scales[i * groups() + g];
+    }
+
+    /** The fp32 weight this stands for, [rows, cols]. */
+    public float[] dequantize() {
+        float[] w = new float[rows * cols];
+        int groups = groups();
+        int[] g = new int[cols];
+        for (int j = 0; j < cols; j++) {
+            g[j] = group(j);
+        }
+        for (int i = 0; i < rows; i++) {
+            int base = i * cols;
+            for (int j = 0; j < cols; j++) {
+                int k = i * groups + g[j];
+                w[base + j] = dequant(scales[k], codes[base + j] & 0xff, zeros[k] & 0xff);
+            }
+        }
+        return w;
+    }
+
+    /** The single dequantization formula: {@code scale * (q - zero)} in fp32. */
+    static float dequant(float scale, int q, int zero) {
+        return scale * (float) (q - zero);
+    }
+}

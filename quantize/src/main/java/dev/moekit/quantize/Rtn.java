@@ -1,0 +1,48 @@
+package dev.moekit.quantize;
+
+import dev.moekit.toolkit.io.DType;
+
+/**
+ * Round-to-nearest: every row and group gets the min-max grid of {@link QuantScheme} and each weight its nearest code.
+ * Data-free; also GPTQ's fallback for experts without enough calibration tokens.
+ */
+public final class Rtn {
+    private Rtn() {
+    }
+
+    /**
+     * Quantizes {@code w} [rows, cols] (row-major, HF {@code [out, in]}).
+     *
+     * @param scaleType dtype the scales will be stored in (scales are rounded to it first)
+     */
+    public static QuantizedMatrix quantize(float[] w, int rows, int cols, QuantScheme s, DType scaleType) {
+        if (w.length != (long) rows * cols) {
+            throw new IllegalArgumentException("weight has " + w.length + " values, expected " + rows + "x" + cols);
+        }
+        int gw = s.groupWidth(cols);
+        int groups = s.groups(cols);
+        int maxq = s.maxq();
+        byte[] codes = new byte[w.length];
+        float[] scales = new float[rows * groups];
+        byte[] zeros = new byte[rows * groups];
+        for (int i = 0; i < rows; i++) {
+            for (int g = 0; g < groups; g++) {
+                int from = i * cols + g * gw;
+                int len = Math.min(gw, cols - g * gw);
+                Grid.Params p = Grid.find(w, from, len, s, scaleType);
+                scales[i * groups + g] = p.scale();
+                zeros[i * groups + g] = (byte) p.zero();
+                codeRange(w, codes, from, len, p, maxq);
+            }
+        }
+        return new QuantizedMatrix(rows, cols, s, codes, scales, zeros, null);
+    }
+
+    private static void codeRange(float[] w, byte[] codes, int from, int len, Grid.Params p, int maxq) {
+        float scale = p.scale();
+        int zero = p.zero();
+        for (int k = from; k < from + len; k++) {
+            codes[k] = (byte) Grid.code(w[k], scale, zero, maxq);
+        }
+    }
+}

@@ -1,0 +1,66 @@
+package dev.moekit.quantize;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+class BitPackingTest {
+    private static byte[] random(int n, int bits, long seed) {
+        Random r = new Random(seed);
+        byte[] v = new byte[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (byte) r.nextInt(1 << bits);
+        }
+        return v;
+    }
+
+    @Test
+    void roundTripsEveryWidthLayoutAndDirection() {
+        for (int bits : new int[] {2, 3, 4, 8}) {
+            for (boolean stream : new boolean[] {false, true}) {
+                int outer = stream ? 64 : 37; // word-aligned packing pads odd lengths
+                int inner = stream ? 96 : 29;
+                byte[] v = random(outer * inner, bits, bits);
+                for (boolean alongOuter : new boolean[] {false, true}) {
+                    int[] p = BitPacking.pack(v, outer, inner, bits, alongOuter, stream);
+                    assertArrayEquals(v, BitPacking.unpack(p, outer, inner, bits, alongOuter, stream), bits + " bits stream=" + stream);
+                }
+            }
+        }
+    }
+
+    @Test
+    void wordAlignedLayoutMatchesPackToInt32() {
+        // compressed-tensors docstring example: 8-bit signed [1, 2] -> unsigned [129, 130] -> 33409
+        byte[] v = {(byte) 129, (byte) 130};
+        assertArrayEquals(new int[] {33409}, BitPacking.pack(v, 1, 2, 8, false, false));
+        // 3 bits: ten values per word, two bits unused
+        byte[] eleven = new byte[11];
+        eleven[9] = 7;
+        eleven[10] = 1;
+        int[] p = BitPacking.pack(eleven, 1, 11, 3, false, false);
+        assertEquals(2, p.length);
+        assertEquals(7 << 27, p[0]);
+        assertEquals(1, p[1]);
+    }
+
+    @Test
+    void bitStreamMatchesAutoGptqThreeBitScheme() {
+        // AutoGPTQ: value 10 puts its low 2 bits at bits 30-31 of word 0 and its high bit at bit 0 of word 1;
+        // value 21 puts its low bit at bit 31 of word 1 and its high 2 bits at bits 0-1 of word 2
+        byte[] v = new byte[32];
+        v[10] = 0b101;
+        v[21] = 0b110;
+        v[31] = 0b111;
+        int[] p = BitPacking.pack(v, 32, 1, 3, true, true);
+        assertEquals(1 << 30, p[0]);
+        assertEquals(1, p[1] & 1);
+        assertEquals(0, (p[1] >>> 31) & 1);
+        assertEquals(0b11, p[2] & 0b11);
+        assertEquals(0b111, p[2] >>> 29);
+        assertThrows(IllegalArgumentException.class, () -> BitPacking.pack(new byte[31], 31, 1, 3, true, true));
+    }
+}

@@ -1,0 +1,81 @@
+package dev.moekit.quantize;
+
+import dev.moekit.toolkit.io.Checkpoint;
+import dev.moekit.toolkit.io.TensorInfo;
+import java.nio.file.Path;
+import java.util.Random;
+
+/** Real weights from the shared mixtral-tiny checkpoint, and synthetic correlated activations. */
+final class TestWeights {
+    static final Path MIXTRAL = Path.of(System.getProperty("moekit.shared", "../../shared"), "models", "mixtral-tiny");
+
+    /** A weight matrix with shape [rows, cols] (the first such tensor in name order) and its name. */
+    record Matrix(String name, float[] w, int rows, int cols) {}
+
+    static Matrix first(int rows, int cols) {
+        try (Checkpoint c = Checkpoint.open(MIXTRAL)) {
+            for (String n : c.names().stream().sorted().toList()) {
+                TensorInfo t = c.info(n);
+                if (t.rank() == 2 && t.dim(0) == rows && t.dim(1) == cols) {
+                    return new Matrix(n, c.floats(n), rows, cols);
+                }
+            }
+        }
+        throw new AssertionError("mixtral-tiny has no [" + rows + ", " + cols + "] tensor");
+    }
+
+    /**
+     * Correlated inputs X [n, cols] = Z A + per-column scale: Z Gaussian [n, cols], A a random mixing matrix with a
+     * strong diagonal, columns scaled by log-normal factors (outlier channels, as real activations have).
+     */
+    static float[] correlatedInputs(int n, int cols, long seed) {
+        Random r = new Random(seed);
+        float[] a = new float[cols * cols];
+        for (int i = 0; i < cols; i++) {
+            for (int j = 0; j < cols; j++) {
+                a[i * cols + j] = (float) (r.nextGaussian() * 0.3 + (i == j ? 1 : 0));
+            }
+        }
+        float[] colScale = new float[cols];
+        for (int j = 0; j < cols; j++) {
+            colScale[j] = (float) Math.exp(r.nextGaussian());
+        }
+        float[] x = new float[n * cols];
+        float[] z = new float[cols];
+        for (int t = 0; t < n; t++) {
+            for (int k = 0; k < cols; k++) {
+                z[k] = (float) r.nextGaussian();
+            }
+            for (int j = 0; j < cols; j++) {
+                double s = 0;
+                for (int k = 0; k < cols; k++) {
+                    s += z[k] * a[k * cols + j];
+                }
+                x[t * cols + j] = (float) (s * colScale[j]);
+            }
+        }
+        return x;
+    }
+
+    /** ||(W - Q) X^T||_F^2 for W, Q [rows, cols] and X [n, cols]. */
+    static double outputError(float[] w, float[] q, int rows, int cols, float[] x, int n) {
+        double sum = 0;
+        double[] d = new double[cols];
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) {
+                d[j] = w[i * cols + j] - q[i * cols + j];
+            }
+            for (int t = 0; t < n; t++) {
+                double s = 0;
+                for (int j = 0; j < cols; j++) {
+                    s += d[j] * x[t * cols + j];
+                }
+                sum += s * s;
+            }
+        }
+        return sum;
+    }
+
+    private TestWeights() {
+    }
+}
