@@ -32,7 +32,8 @@ class FamiliesTest {
     static final TokenBatch UNPADDED = new TokenBatch(new int[] {1, 5, 9, 3, 7}, new int[] {1, 1, 1, 1, 1}, 1, 5);
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama", "mistral", "qwen2", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "deepseek"})
+    @ValueSource(strings = {"llama", "mistral", "qwen2", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "deepseek",
+        "phimoe"})
     void forwardIsFiniteCausalAndIgnoresRightPadding(String family) {
         Path dir = TinyCheckpoints.write(tmp.resolve(family), family);
         Map<Integer, float[]> weightSums = new TreeMap<>();
@@ -40,6 +41,9 @@ class FamiliesTest {
             @Override
             public void router(int layer, RouterOutput r) {
                 weightSums.put(layer, r.topWeights().sum(new int[] {1}).toFloatArray());
+                for (float g : r.topWeights().toFloatArray()) {
+                    assertTrue(g > 0 && g <= 1.0f + 1e-6f, family + ": gate " + g);
+                }
             }
         };
         try (CausalLm lm = CausalLm.open(dir, RuntimeOptions.cpu())) {
@@ -62,7 +66,9 @@ class FamiliesTest {
             }
             for (float[] s : weightSums.values()) {
                 for (float x : s) {
-                    if (spec.routing().renormalize()) {
+                    if (spec.routing().scoring() == dev.moekit.toolkit.model.Routing.Scoring.SPARSEMIXER) {
+                        assertTrue(x > 0 && x <= 2.0f + 1e-6f, family + ": two separate softmax gates " + x);
+                    } else if (spec.routing().renormalize()) {
                         assertEquals(1.0, x, 1e-5, family + ": renormalised gate weights");
                     } else {
                         assertTrue(x > 0 && x < 1, family + ": top-k softmax mass without renormalisation " + x);
@@ -73,7 +79,7 @@ class FamiliesTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"mixtral", "qwen2_moe", "olmoe"})
+    @ValueSource(strings = {"mixtral", "qwen2_moe", "olmoe", "phimoe"})
     void fusedExpertLayoutGivesTheSameLogits(String family) {
         Path a = TinyCheckpoints.builder(family).seed(3).write(tmp.resolve("split"));
         Path b = TinyCheckpoints.builder(family).seed(3).fused(true).transformers5(true).write(tmp.resolve("fused"));

@@ -29,6 +29,8 @@ public final class CausalLm implements AutoCloseable {
     private final NDArray embed;      // [vocab, hidden]
     private final NDArray finalNorm;  // [hidden]
     private final NDArray lmHead;     // [vocab, hidden]
+    private final NDArray finalNormBias;  // [hidden] LayerNorm families, else null
+    private final NDArray lmHeadBias;     // [vocab] or null
     private final List<LayerWeights> layers;  // resident layers; empty in layerwise mode
 
     private CausalLm(Checkpoint checkpoint, boolean owns, ModelSpec spec, RuntimeOptions options) {
@@ -46,6 +48,8 @@ public final class CausalLm implements AutoCloseable {
             this.finalNorm = loader.model(root, arena, Role.FINAL_NORM);
             this.lmHead = !spec.tiedEmbeddings() && loader.has(Role.LM_HEAD, -1) ? loader.model(root, arena, Role.LM_HEAD)
                     : embed;
+            this.finalNormBias = optional(Role.FINAL_NORM_BIAS);
+            this.lmHeadBias = optional(Role.LM_HEAD_BIAS);
             if (!options.layerwise()) {
                 for (int l = 0; l < spec.layers(); l++) {
                     held.add(new LayerWeights(root, loader, l));
@@ -137,6 +141,18 @@ public final class CausalLm implements AutoCloseable {
 
     NDArray lmHead() {
         return lmHead;
+    }
+
+    NDArray finalNormBias() {
+        return finalNormBias;
+    }
+
+    NDArray lmHeadBias() {
+        return lmHeadBias;
+    }
+
+    private NDArray optional(Role role) {
+        return loader.has(role, -1) ? loader.model(root, arena, role) : null;
     }
 
     /** The resident layer, or null in layerwise mode. */

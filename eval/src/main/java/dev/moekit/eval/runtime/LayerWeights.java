@@ -59,6 +59,11 @@ public final class LayerWeights implements AutoCloseable {
         }
     }
 
+    /** Phi-3.5-MoE's sparsemixer threshold {@code router_jitter_noise} (default 0.01). */
+    double jitterEps() {
+        return loader.spec().config().path("router_jitter_noise").asDouble(0.01);
+    }
+
     public int layer() {
         return layer;
     }
