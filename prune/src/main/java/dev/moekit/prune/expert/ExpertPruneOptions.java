@@ -24,9 +24,13 @@ public record ExpertPruneOptions(ExpertMethod method, double pruneRatio, int kee
                                  ThresholdSearch search, Representative representative, int representativeParam,
                                  TopKGuard topKGuard, long seed, long naeeMaxCombinations) {
     public ExpertPruneOptions {
-        if (method == null || allocation == null || distance == null || search == null || representative == null || topKGuard == null) {
-            throw new IllegalArgumentException("expert pruning: method, allocation, distance, search, representative and topKGuard are required");
-        }
+        // absent enum settings (e.g. keys missing from a recipe) take the defaults
+        method = method == null ? ExpertMethod.STUN : method;
+        allocation = allocation == null ? Allocation.UNIFORM : allocation;
+        distance = distance == null ? DistanceMode.ROUTER_WEIGHT : distance;
+        search = search == null ? ThresholdSearch.BISECTION : search;
+        representative = representative == null ? Representative.NEAREST_TO_MEAN : representative;
+        topKGuard = topKGuard == null ? TopKGuard.ERROR : topKGuard;
         if (!(pruneRatio >= 0 && pruneRatio < 1)) {
             throw new IllegalArgumentException("expert pruning: prune ratio must be in [0, 1), got " + pruneRatio);
         }

@@ -13,7 +13,6 @@ import dev.moekit.toolkit.tensor.Floats;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -49,10 +48,8 @@ final class ExpertRemoval {
         Map<String, Planned> plan = plan(in, spec, layers);
         List<TensorSpec> specs = plan.values().stream().map(Planned::spec).toList();
         try (CheckpointWriter w = CheckpointWriter.create(out, specs, options, in.dir())) {
-            try (Arena arena = Arena.ofConfined()) {
-                for (Map.Entry<String, Planned> e : plan.entrySet()) {
-                    emit(in, w, e.getKey(), e.getValue(), arena);
-                }
+            for (Map.Entry<String, Planned> e : plan.entrySet()) {
+                emit(in, w, e.getKey(), e.getValue());
             }
             w.copyOtherFiles(in);
             extraJson.forEach(w::writeJson);
@@ -78,7 +75,9 @@ final class ExpertRemoval {
                 plan.put(n, new Planned(TensorSpec.of(in.info(n)), new Copy(n)));
             }
         }
-        plan.putAll(remapped); // cannot happen: output names are a subset of input names; kept for safety
+        if (!remapped.isEmpty()) {
+            throw new IllegalStateException("planned output tensors absent from the input: " + remapped.keySet());
+        }
         return plan;
     }
 
@@ -131,7 +130,7 @@ final class ExpertRemoval {
         out.put(name, new Planned(new TensorSpec(name, t.dtype(), shape), new Rows(name, lr.experts(), lr.kept())));
     }
 
-    private static void emit(Checkpoint in, CheckpointWriter w, String name, Planned p, Arena arena) {
+    private static void emit(Checkpoint in, CheckpointWriter w, String name, Planned p) {
         switch (p.source()) {
             case Copy c -> w.copy(name, in.shard(c.src()), c.src());
             case Mean m -> w.write(name, mean(in, m.srcs()));
@@ -188,10 +187,5 @@ final class ExpertRemoval {
             Floats.encode(acc, 0, acc.length, dt, dst, j * rowBytes);
         }
         return dst;
-    }
-
-    /** Names of the output tensors in order (for tests and dry runs). */
-    static List<String> plannedNames(Checkpoint in, ModelSpec spec, List<LayerResult> layers) {
-        return new ArrayList<>(plan(in, spec, layers).keySet());
     }
 }
