@@ -27,7 +27,12 @@ class EvaluatorTest {
         KlStats kl = py.kl();
         assertTrue(kl.mean() > 0.01, "models trained apart differ: " + kl);
         assertTrue(kl.median() <= kl.p90() && kl.p90() <= kl.p99() && kl.p99() <= kl.max(), kl.toString());
-        assertTrue(py.top1() > 0.3 && py.top1() < 1.0, "top-1 agreement " + py.top1());
+        // the same pair scored by tools/hf_eval.py with transformers 5.17 in fp32 on an H100: KL mean 0.207297,
+        // median 0.141325, max 3.47668, top-1 agreement 0.781740
+        assertEquals(0.207297, kl.mean(), 1e-3);
+        assertEquals(0.141325, kl.median(), 1e-3);
+        assertEquals(3.47668, kl.max(), 1e-2);
+        assertEquals(0.781740, py.top1(), 2e-3);
         assertEquals(32, progress.getLast());
         assertTrue(r.routing().isEmpty(), "dense model has no routing");
         ObjectNode json = r.toJson();

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.model.ModelSpec;
 import dev.moekit.toolkit.model.Role;
+import java.lang.foreign.Arena;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -23,10 +24,13 @@ public final class CausalLm implements AutoCloseable {
     private final RuntimeOptions options;
     private final RopeConfig rope;
     private final NDManager root;
+    private final Arena arena;        // off-heap memory of the model-level weights
     private final WeightLoader loader;
     private final NDArray embed;      // [vocab, hidden]
     private final NDArray finalNorm;  // [hidden]
     private final NDArray lmHead;     // [vocab, hidden]
+    private final NDArray finalNormBias;  // [hidden] LayerNorm families, else null
+    private final NDArray lmHeadBias;     // [vocab] or null
     private final List<LayerWeights> layers;  // resident layers; empty in layerwise mode
 
     private CausalLm(Checkpoint checkpoint, boolean owns, ModelSpec spec, RuntimeOptions options) {
@@ -36,13 +40,16 @@ public final class CausalLm implements AutoCloseable {
         this.options = options;
         this.rope = RopeConfig.of(spec);
         this.root = Engines.newManager(options.device());
+        this.arena = Arena.ofShared();
+        List<LayerWeights> held = new ArrayList<>();
         try {
             this.loader = new WeightLoader(checkpoint, spec, options.precision());
-            this.embed = loader.model(root, Role.EMBED);
-            this.finalNorm = loader.model(root, Role.FINAL_NORM);
-            this.lmHead = !spec.tiedEmbeddings() && loader.has(Role.LM_HEAD, -1) ? loader.model(root, Role.LM_HEAD)
+            this.embed = loader.model(root, arena, Role.EMBED);
+            this.finalNorm = loader.model(root, arena, Role.FINAL_NORM);
+            this.lmHead = !spec.tiedEmbeddings() && loader.has(Role.LM_HEAD, -1) ? loader.model(root, arena, Role.LM_HEAD)
                     : embed;
-            List<LayerWeights> held = new ArrayList<>();
+            this.finalNormBias = optional(Role.FINAL_NORM_BIAS);
+            this.lmHeadBias = optional(Role.LM_HEAD_BIAS);
             if (!options.layerwise()) {
                 for (int l = 0; l < spec.layers(); l++) {
                     held.add(new LayerWeights(root, loader, l));
@@ -50,7 +57,9 @@ public final class CausalLm implements AutoCloseable {
             }
             this.layers = Collections.unmodifiableList(held);
         } catch (RuntimeException e) {
+            held.forEach(LayerWeights::close);
             root.close();
+            arena.close();
             throw e;
         }
     }
@@ -134,6 +143,18 @@ public final class CausalLm implements AutoCloseable {
         return lmHead;
     }
 
+    NDArray finalNormBias() {
+        return finalNormBias;
+    }
+
+    NDArray lmHeadBias() {
+        return lmHeadBias;
+    }
+
+    private NDArray optional(Role role) {
+        return loader.has(role, -1) ? loader.model(root, arena, role) : null;
+    }
+
     /** The resident layer, or null in layerwise mode. */
     LayerWeights resident(int layer) {
         return options.layerwise() ? null : layers.get(layer);
@@ -145,7 +166,11 @@ public final class CausalLm implements AutoCloseable {
 
     @Override
     public void close() {
+        for (LayerWeights l : layers) {
+            l.close();
+        }
         root.close();
+        arena.close();
         if (ownsCheckpoint) {
             checkpoint.close();
         }

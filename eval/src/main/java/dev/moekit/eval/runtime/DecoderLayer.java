@@ -5,7 +5,8 @@ import dev.moekit.toolkit.model.ModelSpec;
 import dev.moekit.toolkit.model.Role;
 
 /**
- * One pre-norm decoder layer: {@code h = h + Attn(RMSNorm(h)); h = h + FFN(RMSNorm(h))}, FFN dense or MoE.
+ * One pre-norm decoder layer: {@code h = h + Attn(Norm(h)); h = h + FFN(Norm(h))}, FFN dense or MoE, Norm RMSNorm
+ * or (Phi-3.5-MoE) LayerNorm.
  */
 final class DecoderLayer {
     private DecoderLayer() {}
@@ -18,9 +19,9 @@ final class DecoderLayer {
         if (observed) {
             obs.layerInput(layer, h.reshape(-1, shape[2]));                         // [N, hidden]
         }
-        NDArray a = Attention.forward(spec, w, Ops.rmsNorm(h, w.get(Role.INPUT_NORM), spec.normEps()), ctx, obs);
+        NDArray a = Attention.forward(spec, w, Ops.norm(spec, h, w.get(Role.INPUT_NORM), w.get(Role.INPUT_NORM_BIAS)), ctx, obs);
         h = h.add(a);                                                               // [B, T, hidden]
-        NDArray x = Ops.rmsNorm(h, w.get(Role.POST_ATTN_NORM), spec.normEps()).reshape(-1, shape[2]); // [N, hidden]
+        NDArray x = Ops.norm(spec, h, w.get(Role.POST_ATTN_NORM), w.get(Role.POST_ATTN_NORM_BIAS)).reshape(-1, shape[2]); // [N, hidden]
         NDArray out = h.add(FeedForward.forward(spec, w, x, ctx, obs).reshape(shape));
         if (observed) {
             obs.layerOutput(layer, out.reshape(-1, shape[2]));

@@ -2,6 +2,7 @@ package dev.moekit.eval.runtime;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import java.lang.foreign.Arena;
 import dev.moekit.toolkit.model.LayerSpec;
 import dev.moekit.toolkit.model.ModelSpec;
 import dev.moekit.toolkit.model.Role;
@@ -13,12 +14,14 @@ import java.util.Map;
 /**
  * The weights of one decoder layer as NDArrays of the compute dtype, owned by the layer's own manager so that
  * closing it frees them all (layer-at-a-time loading). Linear weights keep the HF layout {@code [out, in]}.
- * {@link #replace} swaps one weight for an edited one (pruning/quantization between calibration layers).
+ * {@link #replace} swaps one weight for an edited one (pruning/quantization between calibration layers); the old
+ * weight's off-heap copy is freed with the layer.
  */
 public final class LayerWeights implements AutoCloseable {
     private final int layer;
     private final LayerSpec layerSpec;
     private final NDManager manager;
+    private final Arena arena;      // off-heap weight memory: wrapped by the arrays on CPU, freed with them
     private final WeightLoader loader;
     private final Map<Role, NDArray> tensors = new EnumMap<>(Role.class);
     /** Routed experts: per expert, gate [ffn, hidden], up [ffn, hidden], down [hidden, ffn]. */
@@ -29,22 +32,36 @@ public final class LayerWeights implements AutoCloseable {
         this.loader = loader;
         this.layerSpec = loader.spec().layer(layer);
         this.manager = parent.newSubManager();
-        ModelSpec spec = loader.spec();
+        this.arena = Arena.ofShared();
+        try {
+            load(loader.spec());
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    private void load(ModelSpec spec) {
         for (Role role : Role.values()) {
             if (role.perLayer() && !role.perExpert() && role.kind() != Role.Kind.ROUTED_EXPERT
                     && loader.has(role, layer)) {
-                tensors.put(role, loader.layer(manager, role, layer));
+                tensors.put(role, loader.layer(manager, arena, role, layer));
             }
         }
         for (int e = 0; e < layerSpec.experts(); e++) {
             Map<Role, NDArray> w = new EnumMap<>(Role.class);
             long[] up = {layerSpec.expertFfn(), spec.hidden()};
-            w.put(Role.EXPERT_GATE, loader.expert(manager, Role.EXPERT_GATE, layer, e, up));
-            w.put(Role.EXPERT_UP, loader.expert(manager, Role.EXPERT_UP, layer, e, up));
-            w.put(Role.EXPERT_DOWN, loader.expert(manager, Role.EXPERT_DOWN, layer, e,
+            w.put(Role.EXPERT_GATE, loader.expert(manager, arena, Role.EXPERT_GATE, layer, e, up));
+            w.put(Role.EXPERT_UP, loader.expert(manager, arena, Role.EXPERT_UP, layer, e, up));
+            w.put(Role.EXPERT_DOWN, loader.expert(manager, arena, Role.EXPERT_DOWN, layer, e,
                     new long[] {spec.hidden(), layerSpec.expertFfn()}));
             experts.add(w);
         }
+    }
+
+    /** Phi-3.5-MoE's sparsemixer threshold {@code router_jitter_noise} (default 0.01). */
+    double jitterEps() {
+        return loader.spec().config().path("router_jitter_noise").asDouble(0.01);
     }
 
     public int layer() {
@@ -75,7 +92,7 @@ public final class LayerWeights implements AutoCloseable {
         if (old == null) {
             throw new IllegalArgumentException("layer " + layer + " has no weight for role " + role);
         }
-        home.put(role, loader.fromFloats(manager, values, old.getShape().getShape()));
+        home.put(role, loader.fromFloats(manager, arena, values, old.getShape().getShape()));
         old.close();
     }
 
@@ -93,5 +110,6 @@ public final class LayerWeights implements AutoCloseable {
     @Override
     public void close() {
         manager.close();
+        arena.close();
     }
 }

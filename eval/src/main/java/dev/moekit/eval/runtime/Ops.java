@@ -6,6 +6,8 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.core.Linear;
+import dev.moekit.toolkit.model.Family;
+import dev.moekit.toolkit.model.ModelSpec;
 
 /**
  * The tensor operations of a decoder, written once for CPU and GPU. Activations are always the first operand so that
@@ -31,6 +33,24 @@ final class Ops {
         NDArray xf = x.toType(DataType.FLOAT32, false);
         NDArray rms = xf.square().mean(new int[] {-1}, true).add(eps).sqrt();
         return xf.div(rms).toType(dt, false).mul(w);
+    }
+
+    /**
+     * LayerNorm (Ba et al. 2016) in fp32: {@code y = (x - mean) / sqrt(var + eps) * w + b}, cast back to the input
+     * dtype (Phi-3.5-MoE).
+     */
+    static NDArray layerNorm(NDArray x, NDArray w, NDArray b, double eps) {
+        DataType dt = x.getDataType();
+        NDArray xf = x.toType(DataType.FLOAT32, false);
+        NDArray centred = xf.sub(xf.mean(new int[] {-1}, true));
+        NDArray std = centred.square().mean(new int[] {-1}, true).add(eps).sqrt();
+        NDArray y = centred.div(std).toType(dt, false).mul(w);
+        return b == null ? y : y.add(b);
+    }
+
+    /** The family's normalisation: RMSNorm, or LayerNorm with its optional bias. */
+    static NDArray norm(ModelSpec spec, NDArray x, NDArray w, NDArray b) {
+        return spec.norm() == Family.Norm.LAYER ? layerNorm(x, w, b, spec.normEps()) : rmsNorm(x, w, spec.normEps());
     }
 
     /** {@code silu(x) = x * sigmoid(x)}. */

@@ -115,8 +115,8 @@ public final class Pass implements AutoCloseable {
         Engines.inferenceMode();
         NDArray h = hidden.get(b);
         h.tempAttach(scope);
-        NDArray x = Ops.rmsNorm(h, model.finalNorm(), spec.normEps());
-        return Ops.linear(x, model.lmHead(), null).toType(DataType.FLOAT32, false);
+        NDArray x = Ops.norm(spec, h, model.finalNorm(), model.finalNormBias());
+        return Ops.linear(x, model.lmHead(), model.lmHeadBias()).toType(DataType.FLOAT32, false);
     }
 
     private void step(ForwardObserver observer, boolean keep) {

@@ -1,6 +1,7 @@
 package dev.moekit.eval.runtime;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Activation;
@@ -18,7 +19,8 @@ import dev.moekit.toolkit.model.Routing;
  *       only selects), weights {@code s_topk}, renormalised by {@code sum + 1e-20}. Group-limited selection is
  *       refused.</li>
  * </ul>
- * Weights are finally multiplied by {@code routed_scaling_factor}.
+ * and Phi-3.5-MoE's sparsemixer ({@link #sparsemixer}). Weights are finally multiplied by
+ * {@code routed_scaling_factor}.
  */
 final class Router {
     private Router() {}
@@ -36,8 +38,7 @@ final class Router {
         return switch (routing.scoring()) {
             case SOFTMAX -> softmax(routing, logits, k);
             case SIGMOID -> sigmoid(routing, w, logits, k);
-            case SPARSEMIXER -> throw new CheckpointException(
-                    "sparsemixer routing (Phi-3.5-MoE) is not supported by the eval runtime yet");
+            case SPARSEMIXER -> sparsemixer(logits, k, w.jitterEps());
         };
     }
 
@@ -65,6 +66,33 @@ final class Router {
             weights = weights.div(weights.sum(new int[] {-1}, true).add(1e-20f));
         }
         return new Decision(logits, scores, indices, scale(routing, weights));
+    }
+
+    /**
+     * Phi-3.5-MoE's sparsemixer at inference (Liu et al. 2024, transformers' {@code sparsemixer}): for each of the k
+     * picks, take the best remaining expert {@code m} with logit {@code s_m}; mask every expert whose relative gap
+     * {@code (s_m - s_j) / max(|s_j|, s_m)} exceeds {@code 2 eps} ({@code eps = router_jitter_noise}); its gate is
+     * the softmax of the unmasked remaining logits at {@code m}; then remove {@code m} and repeat. Gates are not
+     * renormalised.
+     */
+    static Decision sparsemixer(NDArray logits, int k, double eps) {
+        NDArray magnitude = logits.abs();                                         // [N, E]
+        NDArray minusInf = logits.getManager().full(logits.getShape(), Float.NEGATIVE_INFINITY);
+        NDArray remaining = logits;
+        NDList picks = new NDList(k);
+        NDList gates = new NDList(k);
+        for (int i = 0; i < k; i++) {
+            NDList best = remaining.topK(1, -1, true, true);
+            NDArray top = best.get(0);                                            // [N, 1]
+            NDArray pick = best.get(1);                                           // [N, 1]
+            NDArray far = top.sub(logits).div(magnitude.maximum(top)).gt(2 * eps);
+            NDArray probs = NDArrays.where(far, minusInf, remaining).softmax(-1);
+            gates.add(probs.gather(pick, -1));
+            picks.add(pick);
+            remaining = NDArrays.where(pick.oneHot((int) logits.getShape().get(1)).squeeze(1).gt(0), minusInf,
+                    remaining);
+        }
+        return new Decision(logits, logits.softmax(-1), NDArrays.concat(picks, 1), NDArrays.concat(gates, 1));
     }
 
     private static NDArray scale(Routing routing, NDArray weights) {

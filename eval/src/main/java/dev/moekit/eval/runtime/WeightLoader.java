@@ -17,8 +17,10 @@ import java.nio.ByteOrder;
 
 /**
  * Turns checkpoint tensors into NDArrays of the compute dtype. A tensor stored under its own name is mapped and
- * converted in Java ({@link Floats#convert}, bf16 never reaches DJL) into a direct buffer that DJL wraps on CPU and
+ * converted in Java ({@link Floats#convert}, bf16 never reaches DJL) into off-heap memory that DJL wraps on CPU and
  * copies to a GPU; fused 3-D expert tensors go through {@link ModelWeights#expert}. Names come from the spec only.
+ * The off-heap memory comes from the caller's {@link Arena}, which must outlive the arrays on CPU (they wrap it) and
+ * is closed right after the arrays: weights are freed at once, not when the GC finds their buffers.
  */
 final class WeightLoader {
     private final Checkpoint checkpoint;
@@ -46,35 +48,37 @@ final class WeightLoader {
     }
 
     /** A model-level tensor (embedding, final norm, lm_head). */
-    NDArray model(NDManager m, Role role) {
-        return named(m, spec.name(role));
+    NDArray model(NDManager m, Arena arena, Role role) {
+        return named(m, arena, spec.name(role));
     }
 
     /** A per-layer tensor. */
-    NDArray layer(NDManager m, Role role, int layer) {
-        return named(m, spec.name(role, layer));
+    NDArray layer(NDManager m, Arena arena, Role role, int layer) {
+        return named(m, arena, spec.name(role, layer));
     }
 
     /** One routed expert's matrix {@code [out, in]}, stored per expert or fused. */
-    NDArray expert(NDManager m, Role role, int layer, int expert, long[] shape) {
+    NDArray expert(NDManager m, Arena arena, Role role, int layer, int expert, long[] shape) {
         if (!spec.fusedExperts()) {
-            return named(m, spec.name(role, layer, expert));
+            return named(m, arena, spec.name(role, layer, expert));
         }
-        return fromFloats(m, weights.expert(role, layer, expert), shape);
+        return fromFloats(m, arena, weights.expert(role, layer, expert), shape);
     }
 
     /** An fp32 {@code [out, in]} array as an NDArray of the compute dtype (used for edited weights too). */
-    NDArray fromFloats(NDManager m, float[] data, long[] shape) {
+    NDArray fromFloats(NDManager m, Arena arena, float[] data, long[] shape) {
         if (TensorInfo.numel(shape) != data.length) {
             throw new IllegalArgumentException("weight of " + data.length + " values does not fit shape "
                     + new Shape(shape));
         }
-        ByteBuffer buf = direct((long) data.length * precision.storage().size());
-        Floats.encode(data, 0, data.length, precision.storage(), MemorySegment.ofBuffer(buf), 0);
-        return m.create(buf, new Shape(shape), precision.dataType());
+        try (Arena staging = Arena.ofConfined()) {
+            MemorySegment seg = (wraps(m) ? arena : staging).allocate((long) data.length * precision.storage().size(), 64);
+            Floats.encode(data, 0, data.length, precision.storage(), seg, 0);
+            return m.create(buffer(seg), new Shape(shape), precision.dataType());
+        }
     }
 
-    private NDArray named(NDManager m, String name) {
+    private NDArray named(NDManager m, Arena arena, String name) {
         if (!checkpoint.has(name)) {
             throw new CheckpointException(checkpoint.dir() + ": tensor '" + name + "' is missing");
         }
@@ -83,18 +87,22 @@ final class WeightLoader {
             throw new CheckpointException(checkpoint.dir() + ": tensor '" + name + "' is " + info.dtype()
                     + ", the runtime needs floating-point weights (dequantize first)");
         }
-        ByteBuffer buf = direct(info.numel() * precision.storage().size());
-        try (Arena arena = Arena.ofConfined()) {
-            Floats.convert(checkpoint.map(name, arena), info.dtype(), MemorySegment.ofBuffer(buf),
-                    precision.storage(), info.numel());
+        try (Arena staging = Arena.ofConfined()) {
+            MemorySegment seg = (wraps(m) ? arena : staging).allocate(info.numel() * precision.storage().size(), 64);
+            Floats.convert(checkpoint.map(name, staging), info.dtype(), seg, precision.storage(), info.numel());
+            return m.create(buffer(seg), new Shape(info.shape()), precision.dataType());
         }
-        return m.create(buf, new Shape(info.shape()), precision.dataType());
     }
 
-    private static ByteBuffer direct(long bytes) {
-        if (bytes > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("tensor of " + bytes + " bytes exceeds one direct buffer");
+    /** On CPU DJL wraps direct memory (it must live as long as the array); other devices copy it at creation. */
+    private static boolean wraps(NDManager m) {
+        return !m.getDevice().isGpu();
+    }
+
+    private static ByteBuffer buffer(MemorySegment seg) {
+        if (seg.byteSize() > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("tensor of " + seg.byteSize() + " bytes exceeds one direct buffer");
         }
-        return ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
+        return seg.asByteBuffer().order(ByteOrder.nativeOrder());
     }
 }
