@@ -2,7 +2,6 @@ package dev.moekit.quantize;
 
 import dev.moekit.toolkit.io.DType;
 import dev.moekit.toolkit.linalg.Linalg;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.stream.IntStream;
 
@@ -191,9 +190,9 @@ public final class Gptq {
             }
             float[] w0 = w1.clone(); // block-start values: the reference's W[:, i1:i2] during this block
             float[] err1 = new float[rows * b];
-            for (int i = 0; i < b; i++) {
-                column(i1, i, b, w1, w0, err1, hinv);
-            }
+            // rows are independent inside a block (own grids, own error feedback): process them in parallel
+            double blockLoss = IntStream.range(0, rows).parallel().mapToDouble(r -> row(r, i1, b, w1, w0, err1, hinv)).sum();
+            loss += blockLoss;
             float[] errTBlock = new float[b * rows];
             for (int r = 0; r < rows; r++) {
                 for (int c = 0; c < b; c++) {
@@ -220,26 +219,23 @@ public final class Gptq {
             }
         }
 
-        private void column(int i1, int i, int b, float[] w1, float[] w0, float[] err1, float[] hinv) {
-            int col = i1 + i;
+        /** Quantizes row {@code r} of the block {@code [i1, i1+b)} column by column; returns its loss. */
+        private double row(int r, int i1, int b, float[] w1, float[] w0, float[] err1, float[] hinv) {
             int gw = s.groupWidth(cols);
-            if (s.groupSize() > 0 && col % gw == 0) {
-                int g = col / gw;
-                int len = Math.min(gw, b - i);
-                for (int r = 0; r < rows; r++) {
-                    Grid.Params gp = Grid.find(w0, r * b + i, len, s, scaleType);
+            int maxq = s.maxq();
+            double rowLoss = 0;
+            for (int i = 0; i < b; i++) {
+                int col = i1 + i;
+                int g = s.groupSize() > 0 ? col / gw : 0;
+                if (s.groupSize() > 0 && col % gw == 0) {
+                    Grid.Params gp = Grid.find(w0, r * b + i, Math.min(gw, b - i), s, scaleType);
                     scales[r * groups + g] = gp.scale();
                     zeros[r * groups + g] = (byte) gp.zero();
                 }
-            }
-            int g = s.groupSize() > 0 ? col / gw : 0;
-            int hrow = col * cols;
-            float d = hinv[hrow + col];
-            int maxq = s.maxq();
-            double colLoss = 0;
-            for (int r = 0; r < rows; r++) {
                 float scale = scales[r * groups + g];
                 int zero = zeros[r * groups + g] & 0xff;
+                int hrow = col * cols;
+                float d = hinv[hrow + col];
                 int at = r * b + i;
                 float x = w1[at];
                 int q = Grid.code(x, scale, zero, maxq);
@@ -247,10 +243,10 @@ public final class Gptq {
                 codes[r * cols + col] = (byte) q;
                 float e = diff / d;
                 err1[at] = e;
-                colLoss += (double) diff * diff / ((double) d * d);
+                rowLoss += (double) diff * diff / ((double) d * d) / 2;
                 axpy(w1, at + 1, hinv, hrow + col + 1, b - i - 1, -e);
             }
-            loss += colLoss / 2;
+            return rowLoss;
         }
 
         private static void axpy(float[] y, int yo, float[] x, int xo, int n, float a) {
