@@ -12,9 +12,6 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * through ND4J, {@code cblas_strsm} straight from OpenBLAS (JavaCPP preset that ND4J loads), all in fp32 and column-major ('f') where LAPACK needs it.
  */
 final class Nd4jLinalg implements Linalg {
-    private static final class B extends openblas_nolapack {
-    }
-
     static final Nd4jLinalg INSTANCE = new Nd4jLinalg();
 
     private Nd4jLinalg() {
@@ -38,7 +35,8 @@ final class Nd4jLinalg implements Linalg {
         potrfLower(m, n); // J a J = M M^T; strsm below reads only the lower triangle
         INDArray inv = Nd4j.eye(n).castTo(DataType.FLOAT).dup('f');
         // solve M X = I: X = M^-1 (lower). ND4J's Level3.trsm is a no-op in 1.0.0-M2.1, so call OpenBLAS directly.
-        B.cblas_strsm(B.CblasColMajor, B.CblasLeft, B.CblasLower, B.CblasNoTrans, B.CblasNonUnit, n, n, 1f,
+        openblas_nolapack.cblas_strsm(openblas_nolapack.CblasColMajor, openblas_nolapack.CblasLeft, openblas_nolapack.CblasLower,
+                openblas_nolapack.CblasNoTrans, openblas_nolapack.CblasNonUnit, n, n, 1f,
                 (FloatPointer) m.data().addressPointer(), n, (FloatPointer) inv.data().addressPointer(), n);
         float[] x = rowMajor(inv);
         float[] u = reversed(x); // J M^-1 J, upper
