@@ -205,16 +205,15 @@ public final class Gptq {
         /** {@code W[:, i1:i2] -= Err[:, :i1] Hinv[:i1, i1:i2]}, as {@code (Hinv[:i1, i1:i2])^T ErrT[:i1, :]}. */
         private void lazyUpdate(int i1, int i2, float[] hinv, Linalg.RowMatrix errT) {
             int b = i2 - i1;
-            float[] a = new float[b * i1]; // [b, i1]
+            float[] hb = new float[i1 * b]; // Hinv[:i1, i1:i2], [i1, b], copied row by row
             for (int k = 0; k < i1; k++) {
-                for (int c = 0; c < b; c++) {
-                    a[c * i1 + k] = hinv[k * cols + i1 + c];
-                }
+                System.arraycopy(hinv, k * cols + i1, hb, k * b, b);
             }
-            float[] delta = errT.leftMultiplyPrefix(a, b, i1); // [b, rows]
-            for (int c = 0; c < b; c++) {
-                for (int r = 0; r < rows; r++) {
-                    w[r * cols + i1 + c] -= delta[c * rows + r];
+            float[] delta = errT.transposedTimesPrefix(hb, i1, b); // [b, rows]
+            for (int r = 0; r < rows; r++) {
+                int base = r * cols + i1;
+                for (int c = 0; c < b; c++) {
+                    w[base + c] -= delta[c * rows + r];
                 }
             }
         }
