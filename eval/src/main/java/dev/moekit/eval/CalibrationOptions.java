@@ -44,6 +44,16 @@ public record CalibrationOptions(List<Path> files, int window, int windowsPerFil
         }
     }
 
+    /**
+     * Options from a recipe's calibration settings: its files (globs expanded) or, when it names none, every
+     * {@code *.valid.txt} of the default data folder ({@link dev.moekit.toolkit.io.Globs#defaultDataDir()}).
+     */
+    public static CalibrationOptions of(dev.moekit.toolkit.method.CalibrationSettings s) {
+        CalibrationOptions base = s.data().isEmpty() ? defaults(dev.moekit.toolkit.io.Globs.defaultDataDir())
+                : new CalibrationOptions(dev.moekit.toolkit.io.Globs.expand(s.data()), s.window(), s.windows(), false, false, 16);
+        return base.withWindows(s.window(), s.windows()).withAllExperts(s.allExperts());
+    }
+
     public CalibrationOptions withAllExperts(boolean on) {
         return new CalibrationOptions(files, window, windowsPerFile, on, sequential, minTokens);
     }

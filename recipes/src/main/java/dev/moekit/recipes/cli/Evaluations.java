@@ -13,7 +13,7 @@ import java.util.List;
 final class Evaluations {
     private Evaluations() {}
 
-    static Evaluation forCli(PrintStream err) {
+    static Evaluation forCli(PrintStream out) {
         return (model, reference, s, device, log) -> {
             List<String> data = s.data().isEmpty() ? List.of(Globs.defaultDataDir().resolve("*.test.txt").toString()) : s.data();
             EvalOptions o = EvalOptions.of(Globs.expand(data)).withWindows(s.window(), s.windows())
@@ -21,8 +21,8 @@ final class Evaluations {
             if (reference != null) {
                 o = o.withReference(reference);
             }
-            EvalResult r = Evaluator.evaluate(model, o, new ProgressBar(err));
-            err.print(r.table());
+            EvalResult r = Evaluator.evaluate(model, o, new ProgressBar(System.err));
+            out.print(r.table());
             return r.toJson();
         };
     }

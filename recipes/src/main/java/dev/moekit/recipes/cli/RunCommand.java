@@ -46,7 +46,7 @@ final class RunCommand implements Command {
             r = new Recipe(r.model(), cl.hasOption("output") ? Path.of(cl.getOptionValue("output")) : r.output(),
                     r.replace() || cl.hasOption("replace"), r.seed(), r.device(), r.calibration(), r.stages(), r.eval());
         }
-        RecipeRunner.Result res = new RecipeRunner(Stages.load(), Evaluations.forCli(System.err), msg -> out.println("moekit: " + msg)).run(r);
+        RecipeRunner.Result res = new RecipeRunner(Stages.load(), Evaluations.forCli(out), msg -> out.println("moekit: " + msg)).run(r);
         out.println("moekit: wrote " + res.output());
         return 0;
     }

@@ -1,0 +1,214 @@
+package dev.moekit.prune.calib;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.moekit.eval.Calibration;
+import dev.moekit.eval.CalibrationOptions;
+import dev.moekit.eval.Progress;
+import dev.moekit.eval.runtime.CausalLm;
+import dev.moekit.eval.runtime.RuntimeOptions;
+import dev.moekit.eval.runtime.TokenBatch;
+import dev.moekit.prune.expert.ExpertMethod;
+import dev.moekit.prune.expert.ExpertPruneOptions;
+import dev.moekit.prune.expert.ExpertPruneReport;
+import dev.moekit.prune.expert.ExpertPruner;
+import dev.moekit.prune.sparse.LinearKey;
+import dev.moekit.prune.sparse.SequentialCalibration;
+import dev.moekit.prune.sparse.SparsityOptions;
+import dev.moekit.prune.sparse.SparsityReport;
+import dev.moekit.prune.sparse.UnstructuredPruner;
+import dev.moekit.prune.stats.ActivationNorms;
+import dev.moekit.prune.stats.RoutingStats;
+import dev.moekit.prune.stats.StatsSource;
+import dev.moekit.prune.testing.RefModels;
+import dev.moekit.toolkit.io.Checkpoint;
+import dev.moekit.toolkit.io.CheckpointWriter;
+import dev.moekit.toolkit.io.SafetensorsFile;
+import dev.moekit.toolkit.model.ModelSpec;
+import dev.moekit.toolkit.model.Role;
+import dev.moekit.toolkit.model.SpecChecker;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Test;
+
+/** Calibration collectors on the eval runtime (CPU, fp32) over the shared reference MoE checkpoints. */
+class RuntimeCalibrationTest {
+    @TempDir
+    Path tmp;
+
+    private static long[] longs(SafetensorsFile f, String name) {
+        try (Arena a = Arena.ofConfined()) {
+            return f.map(name, a).toArray(ValueLayout.JAVA_LONG_UNALIGNED);
+        }
+    }
+
+    private static float[] floats(SafetensorsFile f, String name) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = f.map(name, a);
+            return s.toArray(ValueLayout.JAVA_FLOAT_UNALIGNED);
+        }
+    }
+
+    /** Routing statistics equal those recomputed from the golden HF router logits on the golden probe batch. */
+    @ParameterizedTest
+    @ValueSource(strings = {"mixtral-tiny", "qwen2moe-tiny"})
+    void routingStatsMatchGoldenRouterLogits(String model) {
+        Path dir = RefModels.model(model);
+        try (Checkpoint c = Checkpoint.open(dir); SafetensorsFile g = SafetensorsFile.open(dir.resolve("golden/logits.safetensors"));
+             CausalLm lm = CausalLm.of(c, ModelSpec.of(c), RuntimeOptions.cpu())) {
+            ModelSpec spec = lm.spec();
+            long[] ids = longs(g, "input_ids");
+            long[] mask = longs(g, "attention_mask");
+            int rows = (int) g.info("input_ids").dim(0);
+            int len = (int) g.info("input_ids").dim(1);
+            int[] id = new int[ids.length];
+            int[] m = new int[ids.length];
+            for (int i = 0; i < ids.length; i++) {
+                id[i] = (int) ids[i];
+                m[i] = (int) mask[i];
+            }
+            StatsSource stats = RuntimeStats.collect(lm, List.of(new TokenBatch(id, m, rows, len)), options("python", 8, 1), 0,
+                    Progress.NONE).stats();
+            for (int l = 0; l < spec.layers(); l++) {
+                int e = spec.layer(l).experts();
+                int k = spec.layer(l).topK();
+                float[] logits = floats(g, "router_logits." + l);
+                RoutingStats.Accumulator expected = RoutingStats.accumulator(l, e, k);
+                for (int t = 0; t < ids.length; t++) {
+                    if (mask[t] == 0) {
+                        continue;
+                    }
+                    double[] lg = new double[e];
+                    for (int j = 0; j < e; j++) {
+                        lg[j] = logits[t * e + j];
+                    }
+                    var r = GoldenRouting.route(lg, spec, k);
+                    expected.add(r.experts(), r.gates(), null);
+                }
+                RoutingStats want = expected.build();
+                RoutingStats got = stats.routing(l);
+                assertEquals(want.tokens(), got.tokens());
+                long diff = 0;
+                for (int j = 0; j < e; j++) {
+                    diff += Math.abs(want.count(j) - got.count(j));
+                    assertEquals(want.gateSums()[j], got.gateSums()[j], 2e-3 * (1 + want.gateSums()[j]), model + " layer " + l + " expert " + j);
+                }
+                assertTrue(diff <= 2, model + " layer " + l + ": routing counts differ by " + diff);
+                assertTrue(got.hasOutputNorms());
+                for (int j = 0; j < e; j++) {
+                    assertEquals(got.count(j) > 0, got.outputNormSums()[j] > 0);
+                }
+            }
+        }
+    }
+
+    /** A pruned layer changes the statistics the next layer sees: the pass is truly sequential. */
+    @Test
+    void sequentialPassSeesEditedLayers() {
+        Path dir = RefModels.model("mixtral-tiny");
+        try (Checkpoint c = Checkpoint.open(dir); CausalLm lm = CausalLm.of(c, ModelSpec.of(c), RuntimeOptions.cpu())) {
+            List<TokenBatch> batches = Calibration.batches(dir, options("python", 32, 2), 2);
+            RuntimeSequentialCalibration calib = new RuntimeSequentialCalibration(lm, batches);
+            double[] dense;
+            double[] edited;
+            try (SequentialCalibration.Pass p = calib.open()) {
+                Map<LinearKey, ActivationNorms> n0 = p.observe(0);
+                assertEquals(64, n0.get(LinearKey.of(Role.Q)).tokens());
+                long routed = 0;
+                for (int e = 0; e < 8; e++) {
+                    ActivationNorms a = n0.get(new LinearKey(Role.EXPERT_GATE, e));
+                    routed += a == null ? 0 : a.tokens();
+                }
+                assertEquals(64 * 2, routed, "top-2: every token reaches two experts");
+                p.advance(0);
+                dense = p.observe(1).get(LinearKey.of(Role.Q)).sumSquares();
+            }
+            try (SequentialCalibration.Pass p = calib.open()) {
+                p.observe(0);
+                int h = lm.spec().hidden();
+                p.replace(0, LinearKey.of(Role.O), new float[h * h]);   // attention of layer 0 now outputs nothing
+                p.advance(0);
+                edited = p.observe(1).get(LinearKey.of(Role.Q)).sumSquares();
+            }
+            assertFalse(java.util.Arrays.equals(dense, edited));
+        }
+    }
+
+    @Test
+    void wandaWithRuntimeCalibrationAndReapWithRuntimeStats() {
+        Path dir = RefModels.model("mixtral-tiny");
+        try (Checkpoint c = Checkpoint.open(dir); CausalLm lm = CausalLm.of(c, ModelSpec.of(c), RuntimeOptions.cpu())) {
+            ModelSpec spec = lm.spec();
+            CalibrationOptions co = options("kernel", 64, 2);
+            List<TokenBatch> batches = Calibration.batches(dir, co, 2);
+            Path out = tmp.resolve("wanda");
+            SparsityReport r = UnstructuredPruner.run(c, spec, out, SparsityOptions.wanda(0.5),
+                    new RuntimeSequentialCalibration(lm, batches), CheckpointWriter.Options.defaults());
+            try (Checkpoint pc = Checkpoint.open(out)) {
+                assertEquals(List.of(), SpecChecker.check(pc, ModelSpec.of(pc)));
+            }
+            long skippedParams = r.layers().stream().mapToLong(l -> l.skipped().size()).sum() * 256L * 512;
+            assertEquals(0.5 * (r.linearParams() - skippedParams) / r.linearParams(), r.nominalSparsity(), 1e-3);
+
+            RuntimeStats.Result collected = RuntimeStats.collect(lm, batches, co, 64, Progress.NONE);
+            StatsSource stats = collected.stats();
+            for (ExpertMethod m : List.of(ExpertMethod.REAP, ExpertMethod.NAEE, ExpertMethod.FREQUENCY)) {
+                ExpertPruneOptions o = ExpertPruneOptions.builder().optMethod(m).setKeep(6).build();
+                Path po = tmp.resolve(m.key());
+                ExpertPruneReport er = ExpertPruner.run(c, spec, po, o, stats, CheckpointWriter.Options.defaults());
+                assertEquals(36, er.expertsAfter());
+                try (Checkpoint pc = Checkpoint.open(po)) {
+                    assertEquals(List.of(), SpecChecker.check(pc, ModelSpec.of(pc)));
+                }
+            }
+        }
+    }
+
+    private static CalibrationOptions options(String domain, int window, int perFile) {
+        return new CalibrationOptions(List.of(RefModels.shared().resolve("data/" + domain + ".valid.txt")), window, perFile, false, false, 1);
+    }
+
+    /** Family routing replayed on golden logits (softmax, top-k, optional renormalisation). */
+    static final class GoldenRouting {
+        record Route(int[] experts, double[] gates) {}
+
+        static Route route(double[] logits, ModelSpec spec, int k) {
+            int e = logits.length;
+            double max = java.util.Arrays.stream(logits).max().orElseThrow();
+            double[] p = new double[e];
+            double sum = 0;
+            for (int j = 0; j < e; j++) {
+                p[j] = Math.exp(logits[j] - max);
+                sum += p[j];
+            }
+            int[] chosen = new int[k];
+            boolean[] used = new boolean[e];
+            double gs = 0;
+            for (int a = 0; a < k; a++) {
+                int best = -1;
+                for (int j = 0; j < e; j++) {
+                    if (!used[j] && (best < 0 || p[j] > p[best])) {
+                        best = j;
+                    }
+                }
+                used[best] = true;
+                chosen[a] = best;
+                gs += p[best] / sum;
+            }
+            double[] g = new double[k];
+            for (int a = 0; a < k; a++) {
+                g[a] = p[chosen[a]] / sum / (spec.routing().renormalize() ? gs : 1);
+            }
+            return new Route(chosen, g);
+        }
+    }
+}

@@ -1,0 +1,114 @@
+package dev.moekit.recipes.cli;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moekit.recipes.run.Recipe;
+import dev.moekit.recipes.run.RecipeRunner;
+import dev.moekit.toolkit.io.Json;
+import dev.moekit.toolkit.method.CalibrationSettings;
+import dev.moekit.toolkit.method.Stages;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.commons.cli.CommandLine;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+
+/**
+ * {@code moekit prune}: expert pruning, optionally followed by unstructured pruning; a one-line recipe (stages
+ * {@code prune} and {@code sparsify}), run by the recipe runner, so it resumes and writes provenance the same way.
+ */
+final class PruneCommand implements Command {
+    @Override
+    public String name() {
+        return "prune";
+    }
+
+    @Override
+    public String summary() {
+        return "remove experts (STUN or a baseline), optionally then Wanda/OWL to a total sparsity";
+    }
+
+    @Override
+    public String arguments() {
+        return "<in> <out>";
+    }
+
+    @Override
+    public Options options() {
+        return Main.options(
+                Main.opt("method", "NAME", "stun (default), frequency, weighted_frequency, ean, reap, random, naee"),
+                Main.opt("experts", "R", "fraction of routed experts to remove, e.g. 0.25"),
+                Main.opt("keep", "N", "experts to keep per layer (uniform) or in total (global), instead of --experts"),
+                Main.opt("allocation", "uniform|global", "same count per layer (default; loads in stock transformers) or STUN's global threshold"),
+                Main.opt("distance", "router_weight|coactivation|mixed", "STUN distance (default router_weight: no calibration)"),
+                Main.opt("mix-weight", "L", "lambda of the mixed STUN distance (default 1)"),
+                Main.opt("then", "wanda|owl", "then prune the remaining weights unstructured"),
+                Main.opt("sparsity", "S", "with --then: TOTAL sparsity of decoder Linear weights against the input, e.g. 0.4"),
+                Main.opt("nm", "N:M", "with --then wanda: semi-structured N:M instead of --sparsity, e.g. 2:4"),
+                Option.builder().longOpt("calibration").hasArgs().argName("FILE|GLOB").desc("calibration text (default: *.valid.txt "
+                        + "of $MOEKIT_DATA or ../shared/data)").get(),
+                Main.opt("calibration-windows", "N", "windows per calibration file (default 16)"),
+                Main.flag("all-experts", "route every calibration token through every expert for statistics"),
+                Main.opt("device", "cpu|gpu[:N]", "where calibration runs (default cpu)"),
+                Main.opt("seed", "N", "seed (default 0)"),
+                Main.flag("eval", "evaluate the result against the input (perplexity on the test splits, KL, top-1)"),
+                Main.flag("replace", "replace an existing output once the new one is complete"));
+    }
+
+    @Override
+    public String footer() {
+        return "Examples:\n  moekit prune in out --method stun --experts 0.25\n"
+                + "  moekit prune in out --method reap --experts 0.5 --eval\n"
+                + "  moekit prune in out --method stun --experts 0.25 --then owl --sparsity 0.4";
+    }
+
+    @Override
+    public int run(CommandLine cl, PrintStream out) throws Exception {
+        Path in = Path.of(Main.arg(cl, 0, "<in> checkpoint folder"));
+        Path o = Path.of(Main.arg(cl, 1, "<out> folder"));
+        Main.expectArgs(cl, 2);
+        List<Recipe.StageEntry> stages = new ArrayList<>();
+        ObjectNode p = Json.PRETTY.createObjectNode();
+        p.put("method", cl.getOptionValue("method", "stun"));
+        if (cl.hasOption("experts")) {
+            p.put("experts", Double.parseDouble(cl.getOptionValue("experts")));
+        }
+        if (cl.hasOption("keep")) {
+            p.put("keep", Integer.parseInt(cl.getOptionValue("keep")));
+        }
+        copy(cl, p, "allocation", "allocation");
+        copy(cl, p, "distance", "distance");
+        if (cl.hasOption("mix-weight")) {
+            p.put("mix_weight", Double.parseDouble(cl.getOptionValue("mix-weight")));
+        }
+        stages.add(new Recipe.StageEntry("prune", p));
+        if (cl.hasOption("then")) {
+            ObjectNode s = Json.PRETTY.createObjectNode();
+            s.put("method", cl.getOptionValue("then"));
+            if (cl.hasOption("nm")) {
+                s.put("nm", cl.getOptionValue("nm"));
+            } else if (cl.hasOption("sparsity")) {
+                s.put("total_sparsity", Double.parseDouble(cl.getOptionValue("sparsity")));
+            } else {
+                throw new UsageException("--then needs --sparsity (total) or --nm");
+            }
+            stages.add(new Recipe.StageEntry("sparsify", s));
+        } else if (cl.hasOption("sparsity") || cl.hasOption("nm")) {
+            throw new UsageException("--sparsity and --nm need --then wanda|owl");
+        }
+        CalibrationSettings cal = new CalibrationSettings(cl.hasOption("calibration") ? List.of(cl.getOptionValues("calibration")) : List.of(),
+                Integer.parseInt(cl.getOptionValue("calibration-windows", "16")), 256, cl.hasOption("all-experts"));
+        Recipe r = new Recipe(in, o, cl.hasOption("replace"), Long.parseLong(cl.getOptionValue("seed", "0")), cl.getOptionValue("device", "cpu"),
+                cal, stages, cl.hasOption("eval") ? new Recipe.EvalSettings(List.of(), null, null, true) : null);
+        RecipeRunner.Result res = new RecipeRunner(Stages.load(), Evaluations.forCli(out), msg -> out.println("moekit: " + msg)).run(r);
+        out.println("moekit: wrote " + res.output());
+        return 0;
+    }
+
+    private static void copy(CommandLine cl, ObjectNode p, String opt, String key) {
+        if (cl.hasOption(opt)) {
+            p.put(key, cl.getOptionValue(opt));
+        }
+    }
+}
