@@ -47,6 +47,10 @@ final class BitPacking {
         int words = stream ? streamWords(n, bits, "bit stream") : alignedWords(n, bits);
         int lanes = alongOuter ? inner : outer;
         int[] out = new int[words * lanes];
+        if (!alongOuter && (!stream || 32 % bits == 0)) { // whole values per word along rows: the hot path
+            packRows(v, outer, inner, bits, words, out);
+            return out;
+        }
         for (int lane = 0; lane < lanes; lane++) {
             for (int k = 0; k < n; k++) {
                 int value = v[alongOuter ? k * inner + lane : lane * inner + k] & 0xff;
@@ -54,6 +58,22 @@ final class BitPacking {
             }
         }
         return out;
+    }
+
+    private static void packRows(byte[] v, int outer, int inner, int bits, int words, int[] out) {
+        int pf = 32 / bits;
+        java.util.stream.IntStream.range(0, outer).parallel().forEach(r -> {
+            int base = r * inner;
+            for (int w = 0; w < words; w++) {
+                int word = 0;
+                int first = w * pf;
+                int n = Math.min(pf, inner - first);
+                for (int i = 0; i < n; i++) {
+                    word |= (v[base + first + i] & 0xff) << (bits * i);
+                }
+                out[r * words + w] = word;
+            }
+        });
     }
 
     /** Inverse of {@link #pack}: the [outer, inner] values. */
@@ -65,6 +85,16 @@ final class BitPacking {
             throw new IllegalArgumentException("packed tensor has " + packed.length + " words, expected " + words * lanes);
         }
         byte[] v = new byte[outer * inner];
+        if (!alongOuter && (!stream || 32 % bits == 0)) {
+            int pf = 32 / bits;
+            int mask = (1 << bits) - 1;
+            java.util.stream.IntStream.range(0, outer).parallel().forEach(r -> {
+                for (int k = 0; k < inner; k++) {
+                    v[r * inner + k] = (byte) ((packed[r * words + k / pf] >>> (bits * (k % pf))) & mask);
+                }
+            });
+            return v;
+        }
         for (int lane = 0; lane < lanes; lane++) {
             for (int k = 0; k < n; k++) {
                 int value = get(packed, position(k, bits, stream), bits, lane, lanes, words, alongOuter);

@@ -163,6 +163,14 @@ final class BitPlanner {
      * Output-error proxy of a weight perturbation: {@code ||W - Q||_F^2}, i.e. {@code E||(W - Q) x||^2} for inputs
      * with identity covariance; scaled per expert by its routed-token share when routing counts are known.
      */
+    static double squaredNorm(float[] w) {
+        double e = 0;
+        for (float v : w) {
+            e += (double) v * v;
+        }
+        return e;
+    }
+
     static double squaredError(float[] w, float[] q) {
         double e = 0;
         for (int i = 0; i < w.length; i++) {

@@ -2,7 +2,6 @@ package dev.moekit.quantize;
 
 import dev.moekit.toolkit.io.DType;
 import dev.moekit.toolkit.linalg.Linalg;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.stream.IntStream;
 
@@ -191,9 +190,9 @@ public final class Gptq {
             }
             float[] w0 = w1.clone(); // block-start values: the reference's W[:, i1:i2] during this block
             float[] err1 = new float[rows * b];
-            for (int i = 0; i < b; i++) {
-                column(i1, i, b, w1, w0, err1, hinv);
-            }
+            // rows are independent inside a block (own grids, own error feedback): process them in parallel
+            double blockLoss = IntStream.range(0, rows).parallel().mapToDouble(r -> row(r, i1, b, w1, w0, err1, hinv)).sum();
+            loss += blockLoss;
             float[] errTBlock = new float[b * rows];
             for (int r = 0; r < rows; r++) {
                 for (int c = 0; c < b; c++) {
@@ -206,40 +205,36 @@ public final class Gptq {
         /** {@code W[:, i1:i2] -= Err[:, :i1] Hinv[:i1, i1:i2]}, as {@code (Hinv[:i1, i1:i2])^T ErrT[:i1, :]}. */
         private void lazyUpdate(int i1, int i2, float[] hinv, Linalg.RowMatrix errT) {
             int b = i2 - i1;
-            float[] a = new float[b * i1]; // [b, i1]
+            float[] hb = new float[i1 * b]; // Hinv[:i1, i1:i2], [i1, b], copied row by row
             for (int k = 0; k < i1; k++) {
-                for (int c = 0; c < b; c++) {
-                    a[c * i1 + k] = hinv[k * cols + i1 + c];
-                }
+                System.arraycopy(hinv, k * cols + i1, hb, k * b, b);
             }
-            float[] delta = errT.leftMultiplyPrefix(a, b, i1); // [b, rows]
-            for (int c = 0; c < b; c++) {
-                for (int r = 0; r < rows; r++) {
-                    w[r * cols + i1 + c] -= delta[c * rows + r];
+            float[] delta = errT.transposedTimesPrefix(hb, i1, b); // [b, rows]
+            for (int r = 0; r < rows; r++) {
+                int base = r * cols + i1;
+                for (int c = 0; c < b; c++) {
+                    w[base + c] -= delta[c * rows + r];
                 }
             }
         }
 
-        private void column(int i1, int i, int b, float[] w1, float[] w0, float[] err1, float[] hinv) {
-            int col = i1 + i;
+        /** Quantizes row {@code r} of the block {@code [i1, i1+b)} column by column; returns its loss. */
+        private double row(int r, int i1, int b, float[] w1, float[] w0, float[] err1, float[] hinv) {
             int gw = s.groupWidth(cols);
-            if (s.groupSize() > 0 && col % gw == 0) {
-                int g = col / gw;
-                int len = Math.min(gw, b - i);
-                for (int r = 0; r < rows; r++) {
-                    Grid.Params gp = Grid.find(w0, r * b + i, len, s, scaleType);
+            int maxq = s.maxq();
+            double rowLoss = 0;
+            for (int i = 0; i < b; i++) {
+                int col = i1 + i;
+                int g = s.groupSize() > 0 ? col / gw : 0;
+                if (s.groupSize() > 0 && col % gw == 0) {
+                    Grid.Params gp = Grid.find(w0, r * b + i, Math.min(gw, b - i), s, scaleType);
                     scales[r * groups + g] = gp.scale();
                     zeros[r * groups + g] = (byte) gp.zero();
                 }
-            }
-            int g = s.groupSize() > 0 ? col / gw : 0;
-            int hrow = col * cols;
-            float d = hinv[hrow + col];
-            int maxq = s.maxq();
-            double colLoss = 0;
-            for (int r = 0; r < rows; r++) {
                 float scale = scales[r * groups + g];
                 int zero = zeros[r * groups + g] & 0xff;
+                int hrow = col * cols;
+                float d = hinv[hrow + col];
                 int at = r * b + i;
                 float x = w1[at];
                 int q = Grid.code(x, scale, zero, maxq);
@@ -247,10 +242,10 @@ public final class Gptq {
                 codes[r * cols + col] = (byte) q;
                 float e = diff / d;
                 err1[at] = e;
-                colLoss += (double) diff * diff / ((double) d * d);
+                rowLoss += (double) diff * diff / ((double) d * d) / 2;
                 axpy(w1, at + 1, hinv, hrow + col + 1, b - i - 1, -e);
             }
-            loss += colLoss / 2;
+            return rowLoss;
         }
 
         private static void axpy(float[] y, int yo, float[] x, int xo, int n, float a) {

@@ -60,10 +60,13 @@ final class GptqLayout implements PackedLayout {
         int rows = q.rows();
         int cols = q.cols();
         int groups = q.groups();
-        byte[] t = new byte[cols * rows]; // codes transposed to [in, out]
+        // qweight[k][r] packs input columns of output row r: pack each row as a bit stream, then transpose the words
+        int words = BitPacking.streamWords(cols, b, m.module() + " qweight");
+        int[] perRow = BitPacking.pack(q.codes(), rows, cols, b, false, true); // [out, words]
+        int[] qweight = new int[words * rows]; // [words, out]
         for (int i = 0; i < rows; i++) {
-            for (int j = 0; j < cols; j++) {
-                t[j * rows + i] = q.codes()[i * cols + j];
+            for (int k = 0; k < words; k++) {
+                qweight[k * rows + i] = perRow[i * words + k];
             }
         }
         byte[] zm1 = new byte[groups * rows]; // [groups, out], zero - 1
@@ -82,7 +85,7 @@ final class GptqLayout implements PackedLayout {
         for (int j = 0; j < cols; j++) {
             gIdx[j] = q.group(j);
         }
-        w.write(m.module() + QWEIGHT, IntTensors.i32(BitPacking.pack(t, cols, rows, b, true, true)));
+        w.write(m.module() + QWEIGHT, IntTensors.i32(qweight));
         w.write(m.module() + QZEROS, IntTensors.i32(BitPacking.pack(zm1, groups, rows, b, false, true)));
         w.write(m.module() + SCALES, sc);
         w.write(m.module() + G_IDX, IntTensors.i32(gIdx));
@@ -94,13 +97,15 @@ final class GptqLayout implements PackedLayout {
         int rows = Math.toIntExact(shape[1]);
         int cols = Math.toIntExact(shape[0] * 32 / s.bits());
         int groups = Math.toIntExact(c.info(module + SCALES).shape()[0]);
-        byte[] t = BitPacking.unpack(IntTensors.read(c, module + QWEIGHT), cols, rows, s.bits(), true, true);
-        byte[] codes = new byte[rows * cols];
-        for (int j = 0; j < cols; j++) {
+        int[] qweight = IntTensors.read(c, module + QWEIGHT); // [words, out]
+        int words = qweight.length / rows;
+        int[] perRow = new int[rows * words];
+        for (int k = 0; k < words; k++) {
             for (int i = 0; i < rows; i++) {
-                codes[i * cols + j] = t[j * rows + i];
+                perRow[i * words + k] = qweight[k * rows + i];
             }
         }
+        byte[] codes = BitPacking.unpack(perRow, rows, cols, s.bits(), false, true);
         byte[] zm1 = BitPacking.unpack(IntTensors.read(c, module + QZEROS), groups, rows, s.bits(), false, true);
         float[] sc = c.floats(module + SCALES);
         byte[] zeros = new byte[rows * groups];

@@ -17,14 +17,8 @@ final class Grid {
 
     /** Grid parameters of {@code x[from, from+len)}. */
     static Params find(float[] x, int from, int len, QuantScheme s, DType scaleType) {
-        float min = 0f;
-        float max = 0f;
-        for (int i = from; i < from + len; i++) {
-            float v = x[i];
-            min = Math.min(min, v);
-            max = Math.max(max, v);
-        }
-        return fromRange(min, max, s, scaleType);
+        float[] mm = Kernels.range(x, from, len);
+        return fromRange(mm[0], mm[1], s, scaleType);
     }
 
     /** Grid parameters for the range {@code [xmin, xmax]} (already including 0). */

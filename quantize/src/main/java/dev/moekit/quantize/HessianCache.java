@@ -12,11 +12,11 @@ import java.util.Map;
  */
 final class HessianCache implements AutoCloseable {
     private static final int KEEP = 2;
-    private final Calibration calibration;
+    private final CalibrationSource calibration;
     private final Linalg linalg;
     private final LinkedHashMap<String, Hessian> cache = new LinkedHashMap<>(4, 0.75f, true);
 
-    HessianCache(Calibration calibration, Linalg linalg) {
+    HessianCache(CalibrationSource calibration, Linalg linalg) {
         this.calibration = calibration;
         this.linalg = linalg;
     }

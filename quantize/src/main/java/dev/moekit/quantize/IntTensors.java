@@ -17,8 +17,9 @@ final class IntTensors {
     private IntTensors() {
     }
 
+    /** Little-endian I32 bytes in native memory (freed by the GC), so the file write needs no bounce buffer. */
     static MemorySegment i32(int[] v) {
-        MemorySegment s = MemorySegment.ofArray(new byte[v.length * 4]);
+        MemorySegment s = Arena.ofAuto().allocate((long) v.length * 4, 64);
         for (int i = 0; i < v.length; i++) {
             s.setAtIndex(I32, i, v[i]);
         }

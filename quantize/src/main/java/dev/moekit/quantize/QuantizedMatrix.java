@@ -52,6 +52,16 @@ public record QuantizedMatrix(int rows, int cols, QuantScheme scheme, byte[] cod
     public float[] dequantize() {
         float[] w = new float[rows * cols];
         int groups = groups();
+        if (gIdx == null) { // contiguous groups: one vector loop per row and group, rows in parallel
+            int gw = scheme.groupWidth(cols);
+            java.util.stream.IntStream.range(0, rows).parallel().forEach(i -> {
+                for (int g = 0; g < groups; g++) {
+                    int k = i * groups + g;
+                    Kernels.values(codes, w, i * cols + g * gw, Math.min(gw, cols - g * gw), scales[k], zeros[k] & 0xff);
+                }
+            });
+            return w;
+        }
         int[] g = new int[cols];
         for (int j = 0; j < cols; j++) {
             g[j] = group(j);

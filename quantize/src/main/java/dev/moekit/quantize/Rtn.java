@@ -25,7 +25,8 @@ public final class Rtn {
         byte[] codes = new byte[w.length];
         float[] scales = new float[rows * groups];
         byte[] zeros = new byte[rows * groups];
-        for (int i = 0; i < rows; i++) {
+        // rows are independent: spread them over the cores
+        java.util.stream.IntStream.range(0, rows).parallel().forEach(i -> {
             for (int g = 0; g < groups; g++) {
                 int from = i * cols + g * gw;
                 int len = Math.min(gw, cols - g * gw);
@@ -34,15 +35,11 @@ public final class Rtn {
                 zeros[i * groups + g] = (byte) p.zero();
                 codeRange(w, codes, from, len, p, maxq);
             }
-        }
+        });
         return new QuantizedMatrix(rows, cols, s, codes, scales, zeros, null);
     }
 
     private static void codeRange(float[] w, byte[] codes, int from, int len, Grid.Params p, int maxq) {
-        float scale = p.scale();
-        int zero = p.zero();
-        for (int k = from; k < from + len; k++) {
-            codes[k] = (byte) Grid.code(w[k], scale, zero, maxq);
-        }
+        Kernels.codes(w, codes, from, len, p.scale(), p.zero(), maxq);
     }
 }

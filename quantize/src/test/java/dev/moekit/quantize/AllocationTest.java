@@ -106,7 +106,7 @@ class AllocationTest {
                 c[3] = 10;
                 counts.put(l, c);
             }
-            Map<LinearModule, QuantScheme> plan = Quantizer.plan(in, o, Calibration.usageOnly(new ExpertUsage(counts)));
+            Map<LinearModule, QuantScheme> plan = Quantizer.plan(in, o, CalibrationSource.usageOnly(new ExpertUsage(counts)));
             for (var e : plan.entrySet()) {
                 LinearModule m = e.getKey();
                 boolean high = switch (m.role().kind()) {
@@ -117,7 +117,7 @@ class AllocationTest {
                 assertEquals(high ? 4 : 2, e.getValue().bits(), m.module());
             }
             assertTrue(plan.keySet().stream().noneMatch(m -> m.role() == Role.ROUTER || m.role() == Role.SHARED_EXPERT_GATE));
-            assertThrows(IllegalArgumentException.class, () -> Quantizer.plan(in, o.withUniformExpertBits(true), Calibration.usageOnly(new ExpertUsage(counts))),
+            assertThrows(IllegalArgumentException.class, () -> Quantizer.plan(in, o.withUniformExpertBits(true), CalibrationSource.usageOnly(new ExpertUsage(counts))),
                     "per-expert choices conflict with uniform expert bits");
         }
     }

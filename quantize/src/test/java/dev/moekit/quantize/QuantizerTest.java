@@ -158,7 +158,7 @@ class QuantizerTest {
         Path out = tmp.resolve("gptq");
         Map<Integer, Integer> starved = Map.of(2, 3); // layer 2, expert 3 gets only a few tokens
         Map<Integer, float[]> inputs = new java.util.HashMap<>(); // by input width: synthetic activations, shared
-        Calibration calib = (m, sink) -> {
+        CalibrationSource calib = (m, sink) -> {
             int n = m.expert() >= 0 && starved.getOrDefault(m.layer(), -1) == m.expert() ? 16 : 256;
             sink.accept(inputs.computeIfAbsent(m.cols(), c -> TestWeights.correlatedInputs(256, c, c)), n);
         };

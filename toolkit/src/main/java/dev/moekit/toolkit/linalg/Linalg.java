@@ -60,6 +60,9 @@ public interface Linalg {
         /** Returns {@code A S[0:prefix, :]} [m, cols] for {@code A} [m, prefix], row-major. */
         float[] leftMultiplyPrefix(float[] a, int m, int prefix);
 
+        /** Returns {@code B^T S[0:prefix, :]} [m, cols] for {@code B} [prefix, m], row-major (no transpose copy). */
+        float[] transposedTimesPrefix(float[] b, int prefix, int m);
+
         @Override
         void close();
     }

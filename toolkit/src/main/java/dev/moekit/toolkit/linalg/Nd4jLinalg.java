@@ -1,20 +1,18 @@
 package dev.moekit.toolkit.linalg;
 
 import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.openblas.global.openblas_nolapack;
+import org.bytedeco.openblas.global.openblas;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
- * {@link Linalg} on ND4J: LAPACK {@code spotrf} through {@code Nd4j.getBlasWrapper().lapack()}, {@code sgemm}
- * through ND4J, {@code cblas_strsm} straight from OpenBLAS (JavaCPP preset that ND4J loads), all in fp32 and column-major ('f') where LAPACK needs it.
+ * {@link Linalg} on ND4J's native stack: LAPACK {@code spotrf}/{@code strtri} called straight through the OpenBLAS
+ * JavaCPP preset ND4J loads (ND4J 1.0.0-M2.1 wraps potrf but not trtri, and its {@code Level3.trsm} is a no-op),
+ * {@code sgemm} through ND4J arrays, all in fp32 and column-major ('f') where LAPACK needs it.
  */
 final class Nd4jLinalg implements Linalg {
-    private static final class B extends openblas_nolapack {
-    }
-
     static final Nd4jLinalg INSTANCE = new Nd4jLinalg();
 
     private Nd4jLinalg() {
@@ -23,27 +21,52 @@ final class Nd4jLinalg implements Linalg {
     @Override
     public float[] cholesky(float[] a, int n) {
         check(a, (long) n * n, "cholesky input");
-        INDArray m = Nd4j.create(a, new long[] {n, n}, 'f'); // symmetric: row- and column-major agree
-        potrfLower(m, n);
-        float[] l = rowMajor(m);
-        zeroUpper(l, n);
-        return l;
+        try (FloatPointer p = new FloatPointer((long) n * n)) {
+            p.put(a); // symmetric: row- and column-major agree
+            potrfLower(p, n);
+            float[] colMajor = new float[n * n];
+            p.get(colMajor);
+            float[] l = new float[n * n];
+            for (int j = 0; j < n; j++) { // column j of L: rows j..n-1
+                for (int i = j; i < n; i++) {
+                    l[i * n + j] = colMajor[j * n + i];
+                }
+            }
+            return l;
+        }
     }
 
     @Override
     public float[] inverseCholeskyUpper(float[] a, int n) {
         check(a, (long) n * n, "inverse Cholesky input");
-        float[] rev = reversed(a); // J a J
-        INDArray m = Nd4j.create(rev, new long[] {n, n}, 'f');
-        potrfLower(m, n); // J a J = M M^T; strsm below reads only the lower triangle
-        INDArray inv = Nd4j.eye(n).castTo(DataType.FLOAT).dup('f');
-        // solve M X = I: X = M^-1 (lower). ND4J's Level3.trsm is a no-op in 1.0.0-M2.1, so call OpenBLAS directly.
-        B.cblas_strsm(B.CblasColMajor, B.CblasLeft, B.CblasLower, B.CblasNoTrans, B.CblasNonUnit, n, n, 1f,
-                (FloatPointer) m.data().addressPointer(), n, (FloatPointer) inv.data().addressPointer(), n);
-        float[] x = rowMajor(inv);
-        float[] u = reversed(x); // J M^-1 J, upper
-        zeroLower(u, n);
-        return u;
+        try (FloatPointer p = new FloatPointer((long) n * n)) {
+            p.put(reversed(a)); // J a J, symmetric
+            potrfLower(p, n); // J a J = M M^T
+            int info = openblas.LAPACKE_strtri(openblas.LAPACK_COL_MAJOR, (byte) 'L', (byte) 'N', n, p, n); // M^-1, lower
+            if (info != 0) {
+                throw new NotPositiveDefiniteException("triangular inverse of a " + n + "x" + n + " Cholesky factor failed (info " + info + ")");
+            }
+            float[] x = new float[n * n];
+            p.get(x); // column-major M^-1: (r, c) at c*n + r
+            // U = J M^-1 J: U[i][j] = M^-1[n-1-i][n-1-j] = x[(n-1-j)*n + (n-1-i)], upper (j >= i); read x contiguously
+            float[] u = new float[n * n];
+            for (int c = 0; c < n; c++) {
+                int j = n - 1 - c;
+                for (int r = c; r < n; r++) {
+                    u[(n - 1 - r) * n + j] = x[c * n + r];
+                }
+            }
+            return u;
+        }
+    }
+
+    /** LAPACK {@code spotrf} (lower) in place on a column-major [n, n] matrix. */
+    private static void potrfLower(FloatPointer p, int n) {
+        int info = openblas.LAPACKE_spotrf(openblas.LAPACK_COL_MAJOR, (byte) 'L', n, p, n);
+        if (info != 0) {
+            throw new NotPositiveDefiniteException("Cholesky of a " + n + "x" + n + " matrix failed: "
+                    + (info > 0 ? "leading minor " + info + " is not positive definite" : "argument " + (-info) + " invalid"));
+        }
     }
 
     @Override
@@ -65,14 +88,6 @@ final class Nd4jLinalg implements Linalg {
         return new NdRowMatrix(rows, cols);
     }
 
-    private static void potrfLower(INDArray m, int n) {
-        try {
-            Nd4j.getBlasWrapper().lapack().potrf(m, true);
-        } catch (Error | RuntimeException e) {
-            throw new NotPositiveDefiniteException("Cholesky of a " + n + "x" + n + " matrix failed: " + e.getMessage());
-        }
-    }
-
     static float[] rowMajor(INDArray m) {
         return m.dup('c').data().asFloat();
     }
@@ -83,18 +98,6 @@ final class Nd4jLinalg implements Linalg {
             r[i] = a[j];
         }
         return r;
-    }
-
-    private static void zeroUpper(float[] l, int n) {
-        for (int i = 0; i < n; i++) {
-            java.util.Arrays.fill(l, i * n + i + 1, (i + 1) * n, 0f);
-        }
-    }
-
-    private static void zeroLower(float[] u, int n) {
-        for (int i = 0; i < n; i++) {
-            java.util.Arrays.fill(u, i * n, i * n + i, 0f);
-        }
     }
 
     private static void check(float[] a, long len, String what) {
@@ -174,6 +177,17 @@ final class Nd4jLinalg implements Linalg {
             INDArray x = Nd4j.create(a, new long[] {m, prefix}, 'c');
             INDArray view = s.get(NDArrayIndex.interval(0, prefix), NDArrayIndex.all());
             return rowMajor(x.mmul(view));
+        }
+
+        @Override
+        public float[] transposedTimesPrefix(float[] b, int prefix, int m) {
+            if (prefix <= 0 || prefix > rows || b.length != (long) m * prefix) {
+                throw new IllegalArgumentException("prefix product B^T with B[" + prefix + "," + m + "] does not fit " + rows + " rows");
+            }
+            INDArray x = Nd4j.create(b, new long[] {prefix, m}, 'c');
+            INDArray view = s.get(NDArrayIndex.interval(0, prefix), NDArrayIndex.all());
+            INDArray out = Nd4j.gemm(x, view, true, false);
+            return rowMajor(out);
         }
 
         @Override

@@ -134,6 +134,16 @@ class Nd4jLinalgTest {
             s.setRows(4, java.util.Arrays.copyOfRange(b, 4 * n, k * n), 3);
             float[] a2 = java.util.Arrays.copyOf(a, 2 * 4); // [2, 4]
             float[] p = s.leftMultiplyPrefix(a2, 2, 4);
+            float[] a2t = new float[4 * 2]; // [4, 2]
+            for (int i = 0; i < 2; i++) {
+                for (int t = 0; t < 4; t++) {
+                    a2t[t * 2 + i] = a2[i * 4 + t];
+                }
+            }
+            float[] pt = s.transposedTimesPrefix(a2t, 4, 2);
+            for (int i = 0; i < p.length; i++) {
+                assertEquals(p[i], pt[i], 1e-5, "transposed form agrees");
+            }
             for (int i = 0; i < 2; i++) {
                 for (int j = 0; j < n; j++) {
                     double sum = 0;

@@ -8,7 +8,7 @@ import java.util.Optional;
  * decides how inputs are produced (e.g. layer by layer through the already-quantized model, as GPTQ's reference does,
  * or with all tokens sent to all experts). The quantizer asks for modules in checkpoint order, layer by layer.
  */
-public interface Calibration {
+public interface CalibrationSource {
     /** Receives one batch of input rows. */
     @FunctionalInterface
     interface BatchSink {
@@ -28,8 +28,8 @@ public interface Calibration {
     }
 
     /** A calibration with routing counts only (RTN with usage-aware bit allocation). */
-    static Calibration usageOnly(ExpertUsage usage) {
-        return new Calibration() {
+    static CalibrationSource usageOnly(ExpertUsage usage) {
+        return new CalibrationSource() {
             @Override
             public void inputs(LinearModule module, BatchSink sink) {
             }

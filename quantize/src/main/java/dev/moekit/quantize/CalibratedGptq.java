@@ -1,0 +1,153 @@
+package dev.moekit.quantize;
+
+import ai.djl.ndarray.NDArray;
+import dev.moekit.eval.CalibrationObserver;
+import dev.moekit.eval.CalibrationOptions;
+import dev.moekit.eval.CoverageReport;
+import dev.moekit.eval.Progress;
+import dev.moekit.eval.runtime.CausalLm;
+import dev.moekit.eval.runtime.LayerWeights;
+import dev.moekit.eval.runtime.RuntimeOptions;
+import dev.moekit.eval.runtime.TokenBatch;
+import dev.moekit.toolkit.io.Checkpoint;
+import dev.moekit.toolkit.io.CheckpointException;
+import dev.moekit.toolkit.linalg.Linalg;
+import dev.moekit.toolkit.model.ModelSpec;
+import dev.moekit.toolkit.model.Role;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * GPTQ the way the reference runs it: calibration windows go through the model layer by layer (the {@code eval}
+ * module's {@link dev.moekit.eval.Calibration}, sequential mode); while layer {@code l} runs, every planned module's
+ * input rows accumulate into its Hessian ({@code H = 2/N X^T X}; padding rows dropped for token-aligned inputs;
+ * routed experts see only their routed tokens, or all tokens with {@code allExperts}); when the layer is done its
+ * modules are quantized and written, and the layer's weights are replaced by the quantized values, so layer
+ * {@code l+1} is calibrated on the outputs of the quantized model. Experts with fewer than {@code minTokens} rows
+ * fall back to RTN (reported). Modules outside decoder layers (lm_head, if selected) are RTN.
+ *
+ * <p>Memory: the Hessians of one layer are held at once (for Mixtral-8x7B, 8 experts x (4096^2 + 14336^2) fp32, about
+ * 7 GB native).
+ */
+public final class CalibratedGptq {
+    private CalibratedGptq() {
+    }
+
+    /** Result: the quantization report and the calibration's routing coverage. */
+    public record Result(QuantReport report, CoverageReport coverage) {}
+
+    public static Result run(Checkpoint in, Path out, QuantOptions opts, CalibrationOptions calibration,
+                             RuntimeOptions runtime, Progress progress) {
+        if (opts.method() != Method.GPTQ) {
+            throw new IllegalArgumentException("calibrated quantization runs GPTQ; set method GPTQ (RTN needs no calibration)");
+        }
+        ModelSpec spec = ModelSpec.of(in);
+        if (spec.fusedExperts()) {
+            throw new CheckpointException(in.dir() + ": calibrated GPTQ needs per-expert tensors (this checkpoint fuses experts)");
+        }
+        Linalg la = Linalg.nd4j();
+        try (QuantSession session = QuantSession.open(in, out, opts, Optional.empty(), la);
+             CausalLm model = CausalLm.of(in, spec, runtime);
+             Observer obs = new Observer(session, la, calibration.allExperts())) {
+            List<TokenBatch> batches = dev.moekit.eval.Calibration.batches(in.dir(), calibration, runtime.batchSize());
+            CoverageReport coverage = dev.moekit.eval.Calibration.run(model, batches, calibration.withSequential(true), obs, progress);
+            return new Result(session.finish(), coverage);
+        }
+    }
+
+    /** The role whose input hook stands for {@code role}'s input (q/k/v share one, gate/up share one). */
+    static Role inputRole(Role role) {
+        return switch (role) {
+            case Q, K, V -> Role.Q;
+            case MLP_GATE, MLP_UP -> Role.MLP_GATE;
+            case EXPERT_GATE, EXPERT_UP -> Role.EXPERT_GATE;
+            case SHARED_GATE, SHARED_UP -> Role.SHARED_GATE;
+            default -> role;
+        };
+    }
+
+    private static final class Observer implements CalibrationObserver, AutoCloseable {
+        private final QuantSession session;
+        private final Linalg la;
+        private final boolean allExperts;
+        private final Set<Role> inputs = new LinkedHashSet<>();
+        private final Map<String, Hessian> hessians = new HashMap<>();
+        private boolean[] mask;
+
+        Observer(QuantSession session, Linalg la, boolean allExperts) {
+            this.session = session;
+            this.la = la;
+            this.allExperts = allExperts;
+            session.planned().forEach(m -> inputs.add(inputRole(m.role())));
+        }
+
+        private static String key(int layer, int expert, Role inputRole) {
+            return layer + "/" + expert + "/" + inputRole;
+        }
+
+        @Override
+        public boolean observes(int layer) {
+            return !session.planned(layer).isEmpty();
+        }
+
+        @Override
+        public Set<Role> linearInputs() {
+            return inputs;
+        }
+
+        @Override
+        public boolean allExperts() {
+            return allExperts;
+        }
+
+        @Override
+        public void tokenMask(NDArray m) {
+            mask = m.toBooleanArray();
+        }
+
+        @Override
+        public void linearInput(int layer, Role role, int expert, NDArray input) {
+            long[] shape = input.getShape().getShape();
+            int n = (int) shape[0];
+            int cols = (int) shape[1];
+            float[] x = input.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
+            if (mask != null && mask.length == n) { // token-aligned rows: drop padding
+                int kept = 0;
+                for (int t = 0; t < n; t++) {
+                    if (mask[t]) {
+                        System.arraycopy(x, t * cols, x, kept++ * cols, cols);
+                    }
+                }
+                n = kept;
+            }
+            hessians.computeIfAbsent(key(layer, expert, role), k -> new Hessian(cols, la)).addBatch(x, n);
+        }
+
+        @Override
+        public void layerDone(int layer, LayerWeights weights) {
+            for (LinearModule m : session.planned(layer)) {
+                Hessian h = hessians.get(key(layer, m.expert(), inputRole(m.role())));
+                QuantizedMatrix q = session.quantize(m, weights.floats(m.role(), m.expert()), h);
+                weights.replace(m.role(), m.expert(), q.dequantize());
+            }
+            hessians.entrySet().removeIf(e -> {
+                if (e.getKey().startsWith(layer + "/")) {
+                    e.getValue().close();
+                    return true;
+                }
+                return false;
+            });
+        }
+
+        @Override
+        public void close() {
+            hessians.values().forEach(Hessian::close);
+            hessians.clear();
+        }
+    }
+}

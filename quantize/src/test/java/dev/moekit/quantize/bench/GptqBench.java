@@ -1,0 +1,58 @@
+package dev.moekit.quantize.bench;
+
+import dev.moekit.quantize.Gptq;
+import dev.moekit.quantize.Hessian;
+import dev.moekit.quantize.QuantScheme;
+import dev.moekit.toolkit.io.DType;
+import dev.moekit.toolkit.linalg.Linalg;
+import java.util.SplittableRandom;
+
+/**
+ * GPTQ time for one expert matrix on CPU: W [rows, cols] Gaussian, H from {@code tokens} synthetic correlated input
+ * rows (streamed in batches of 512), 4-bit group 128 symmetric, block 128. Prints Hessian accumulation and GPTQ time.
+ *
+ * <p>{@code java ... GptqBench <rows> <cols> <tokens> [actOrder]} e.g. {@code 14336 4096 2048} (w1/w3) and
+ * {@code 4096 14336 2048} (w2).
+ */
+public final class GptqBench {
+    private GptqBench() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        int rows = Integer.parseInt(args[0]);
+        int cols = Integer.parseInt(args[1]);
+        int tokens = Integer.parseInt(args[2]);
+        boolean act = args.length > 3 && Boolean.parseBoolean(args[3]);
+        SplittableRandom r = new SplittableRandom(1);
+        float[] w = new float[rows * cols];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) (r.nextDouble() - 0.5) * 0.02f;
+        }
+        Linalg la = Linalg.nd4j();
+        long t0 = System.nanoTime();
+        float[] h;
+        try (Hessian hs = new Hessian(cols, la)) {
+            int batch = 512;
+            float[] x = new float[batch * cols];
+            float[] shared = new float[cols];
+            for (int done = 0; done < tokens; done += batch) {
+                for (int t = 0; t < batch; t++) {
+                    double common = r.nextDouble() - 0.5; // one shared factor per token: correlated columns
+                    for (int j = 0; j < cols; j++) {
+                        if (t == 0 && done == 0) {
+                            shared[j] = (float) (r.nextDouble() + 0.5);
+                        }
+                        x[t * cols + j] = (float) ((r.nextDouble() - 0.5) + common * shared[j]);
+                    }
+                }
+                hs.addBatch(x, Math.min(batch, tokens - done));
+            }
+            h = hs.matrix();
+        }
+        long t1 = System.nanoTime();
+        Gptq.Result g = Gptq.quantize(w, rows, cols, h, Gptq.Params.defaults(new QuantScheme(4, 128, true)).withActOrder(act), DType.BF16, la);
+        long t2 = System.nanoTime();
+        System.out.printf("GPTQ %dx%d, %d tokens, act_order=%s: Hessian %.1f s (incl. input generation), GPTQ %.1f s, loss %.4g; peak RSS %s%n",
+                rows, cols, tokens, act, (t1 - t0) / 1e9, (t2 - t1) / 1e9, g.loss(), RtnBench.peakRss());
+    }
+}
