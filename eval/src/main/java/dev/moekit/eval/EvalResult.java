@@ -29,6 +29,11 @@ public record EvalResult(String model, String reference, String device, String p
         routing = List.copyOf(routing);
     }
 
+    /** The same result under another model name (e.g. the packed folder a dequantized copy came from). */
+    public EvalResult withModel(String name) {
+        return new EvalResult(name, reference, device, precision, window, windows, domains, overallKl, routing, tokensPerSecond, seconds);
+    }
+
     /** The result as a JSON tree (records serialise field by field; NaN is written as the string "NaN"). */
     public ObjectNode toJson() {
         return Json.COMPACT.valueToTree(this);

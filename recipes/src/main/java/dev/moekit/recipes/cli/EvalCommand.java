@@ -23,7 +23,7 @@ final class EvalCommand implements Command {
 
     @Override
     public String summary() {
-        return "perplexity per data file; with --ref, KL divergence and top-1 agreement to a reference model";
+        return "perplexity per data file; with --ref, KL divergence and top-1 agreement (packed quantized checkpoints too)";
     }
 
     @Override
@@ -67,7 +67,10 @@ final class EvalCommand implements Command {
         if (cl.hasOption("ref")) {
             opts = opts.withReference(Path.of(cl.getOptionValue("ref")));
         }
-        EvalResult r = Evaluator.evaluate(model, opts, new ProgressBar(System.err));
+        EvalResult r;
+        try (EvalInput in = EvalInput.of(model, msg -> System.err.println("moekit: " + msg))) {
+            r = Evaluator.evaluate(in.path(), opts, new ProgressBar(System.err)).withModel(model.toString());
+        }
         String json = cl.getOptionValue("json");
         if ("-".equals(json)) {
             out.println(Json.PRETTY.writeValueAsString(r.toJson()));

@@ -21,9 +21,11 @@ final class Evaluations {
             if (reference != null) {
                 o = o.withReference(reference);
             }
-            EvalResult r = Evaluator.evaluate(model, o, new ProgressBar(System.err));
-            out.print(r.table());
-            return r.toJson();
+            try (EvalInput in = EvalInput.of(model, log)) {
+                EvalResult r = Evaluator.evaluate(in.path(), o, new ProgressBar(System.err)).withModel(model.toString());
+                out.print(r.table());
+                return r.toJson();
+            }
         };
     }
 }

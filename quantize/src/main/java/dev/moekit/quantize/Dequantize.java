@@ -1,0 +1,80 @@
+package dev.moekit.quantize;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moekit.toolkit.io.Checkpoint;
+import dev.moekit.toolkit.io.CheckpointWriter;
+import dev.moekit.toolkit.io.DType;
+import dev.moekit.toolkit.io.TensorSpec;
+import dev.moekit.toolkit.transform.Convert;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Turns a packed checkpoint moekit wrote (compressed-tensors or GPTQ) back into a plain one: every quantized module's
+ * packed tensors become its dequantized {@code .weight}, everything else is copied, and {@code quantization_config} is
+ * dropped. The result is what the packed model computes, in a layout the eval runtime (and any loader) reads.
+ */
+public final class Dequantize {
+    private Dequantize() {}
+
+    /** Whether {@code dir}'s config declares a packed quantization format. */
+    public static boolean isPacked(Path dir) {
+        if (!Files.isRegularFile(dir.resolve(Checkpoint.CONFIG))) {
+            return false;
+        }
+        try (Checkpoint c = Checkpoint.open(dir)) {
+            return c.config().has(Quantizer.CONFIG_KEY) && !c.config().path(Quantizer.CONFIG_KEY).path("quant_method").asText().isEmpty();
+        }
+    }
+
+    /** Writes the dequantized checkpoint of {@code packed} to {@code out}, weights in {@code dtype}. */
+    public static Path run(Path packed, Path out, DType dtype, CheckpointWriter.Options writer) {
+        try (QuantizedCheckpoint q = QuantizedCheckpoint.open(packed)) {
+            Checkpoint c = q.checkpoint();
+            Map<String, String> packedToModule = new HashMap<>();
+            for (String m : q.modules().keySet()) {
+                for (String n : c.names()) {
+                    if (n.startsWith(m + ".") && !n.equals(m + ".bias")) {
+                        packedToModule.put(n, m);
+                    }
+                }
+            }
+            List<TensorSpec> plan = new ArrayList<>();
+            Map<String, QuantizedMatrix> byWeight = new HashMap<>();
+            for (String n : c.names()) {
+                String m = packedToModule.get(n);
+                if (m == null) {
+                    plan.add(TensorSpec.of(c.info(n)));
+                } else if (!byWeight.containsKey(m + LinearModule.WEIGHT)) {
+                    QuantizedMatrix qm = q.read(m);
+                    byWeight.put(m + LinearModule.WEIGHT, qm);
+                    plan.add(new TensorSpec(m + LinearModule.WEIGHT, dtype, new long[] {qm.rows(), qm.cols()}));
+                }
+            }
+            ObjectNode config = c.config().deepCopy();
+            config.remove(Quantizer.CONFIG_KEY);
+            Convert.setDtype(config, dtype);
+            try (CheckpointWriter w = CheckpointWriter.create(out, plan, writer, packed)) {
+                for (TensorSpec t : plan) {
+                    QuantizedMatrix qm = byWeight.get(t.name());
+                    if (qm != null) {
+                        w.write(t.name(), qm.dequantize());
+                    } else {
+                        w.copy(t.name(), c.shard(t.name()), t.name());
+                    }
+                }
+                for (Path f : c.otherFiles()) {
+                    String name = f.getFileName().toString();
+                    if (!name.equals(Quantizer.GPTQ_CONFIG_FILE)) { // would tell loaders the weights are packed
+                        w.copyFile(f);
+                    }
+                }
+                return w.commit(config);
+            }
+        }
+    }
+}

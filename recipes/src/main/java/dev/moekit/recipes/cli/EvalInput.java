@@ -1,0 +1,46 @@
+package dev.moekit.recipes.cli;
+
+import dev.moekit.quantize.Dequantize;
+import dev.moekit.toolkit.io.CheckpointWriter;
+import dev.moekit.toolkit.io.DType;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+
+/**
+ * A checkpoint ready for the eval runtime: the folder itself, or for a packed quantized checkpoint (compressed-tensors,
+ * GPTQ) a temporary fp32 dequantized copy, deleted on close. The runtime then scores exactly what the packed weights
+ * hold.
+ */
+record EvalInput(Path path, Path temp) implements AutoCloseable {
+    static EvalInput of(Path model, Consumer<String> log) {
+        if (!Dequantize.isPacked(model)) {
+            return new EvalInput(model, null);
+        }
+        try {
+            Path tmp = Files.createTempDirectory("moekit-dequant");
+            Path out = tmp.resolve("model");
+            log.accept("dequantizing the packed checkpoint for evaluation");
+            Dequantize.run(model, out, DType.F32, CheckpointWriter.Options.defaults());
+            return new EvalInput(out, tmp);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create a temporary folder for dequantization", e);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (temp == null) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(temp)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException ignored) {
+            // temporary files; the OS cleans them eventually
+        }
+    }
+}

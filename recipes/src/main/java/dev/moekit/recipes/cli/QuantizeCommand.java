@@ -1,0 +1,104 @@
+package dev.moekit.recipes.cli;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moekit.recipes.run.Recipe;
+import dev.moekit.recipes.run.RecipeRunner;
+import dev.moekit.toolkit.io.Json;
+import dev.moekit.toolkit.method.CalibrationSettings;
+import dev.moekit.toolkit.method.Stages;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.List;
+import org.apache.commons.cli.CommandLine;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+
+/** {@code moekit quantize}: a one-stage recipe around the {@code quantize} stage. */
+final class QuantizeCommand implements Command {
+    @Override
+    public String name() {
+        return "quantize";
+    }
+
+    @Override
+    public String summary() {
+        return "RTN/GPTQ weight quantization, mixed precision per module, packed for vLLM (compressed-tensors) or GPTQ";
+    }
+
+    @Override
+    public String arguments() {
+        return "<in> <out>";
+    }
+
+    @Override
+    public Options options() {
+        return Main.options(
+                Main.opt("method", "rtn|gptq", "quantizer (default rtn; gptq calibrates layer by layer)"),
+                Main.opt("format", "FORMAT", "compressed-tensors (default, vLLM), gptq (GPTQModel dynamic), fake-quant (dequantized, for eval)"),
+                Main.opt("bits", "B", "default bit width: 2, 3, 4 or 8 (default 4)"),
+                Main.opt("group-size", "G", "group size 32, 64, 128 (default) or 0 for per channel"),
+                Main.flag("asym", "asymmetric grid (zero points) instead of symmetric"),
+                Option.builder().longOpt("rule").hasArgs().argName("SELECTOR=BITS").desc("fixed bits for matching modules, first match wins, "
+                        + "e.g. kind:attention=4 're:.*experts\\.0\\..*=8' (16 keeps a module unquantized)").get(),
+                Main.opt("average-bits", "B", "budget solver: average stored bits per quantized weight, e.g. 3.0 or 2.5"),
+                Main.opt("quantmoe", "HIGH/LOW", "QuantMoE-Bench heuristic instead of the solver, e.g. 4/2"),
+                Option.builder().longOpt("calibration").hasArgs().argName("FILE|GLOB").desc("GPTQ calibration text (default *.valid.txt)").get(),
+                Main.opt("calibration-windows", "N", "windows per calibration file (default 16)"),
+                Main.opt("device", "cpu|gpu[:N]", "where calibration runs (default cpu)"),
+                Main.flag("eval", "evaluate the result against the input"),
+                Main.flag("replace", "replace an existing output once the new one is complete"));
+    }
+
+    @Override
+    public String footer() {
+        return "Routers and shared-expert gates are never quantized; embeddings, norms and lm_head are kept by default.\n"
+                + "Examples:\n  moekit quantize in out --bits 4\n"
+                + "  moekit quantize in out --method gptq --rule kind:attention=4 --average-bits 3.0\n"
+                + "  moekit quantize in out --format fake-quant --bits 3 --group-size 64 --eval";
+    }
+
+    @Override
+    public int run(CommandLine cl, PrintStream out) throws Exception {
+        Path in = Path.of(Main.arg(cl, 0, "<in> checkpoint folder"));
+        Path o = Path.of(Main.arg(cl, 1, "<out> folder"));
+        Main.expectArgs(cl, 2);
+        ObjectNode p = Json.PRETTY.createObjectNode();
+        p.put("method", cl.getOptionValue("method", "rtn"));
+        p.put("format", cl.getOptionValue("format", "compressed-tensors"));
+        if (cl.hasOption("bits")) {
+            p.put("bits", Integer.parseInt(cl.getOptionValue("bits")));
+        }
+        if (cl.hasOption("group-size")) {
+            p.put("group_size", Integer.parseInt(cl.getOptionValue("group-size")));
+        }
+        if (cl.hasOption("asym")) {
+            p.put("symmetric", false);
+        }
+        if (cl.hasOption("rule")) {
+            ArrayNode rules = p.putArray("rules");
+            for (String r : cl.getOptionValues("rule")) {
+                int eq = r.lastIndexOf('=');
+                if (eq <= 0) {
+                    throw new UsageException("--rule needs SELECTOR=BITS, got '" + r + "'");
+                }
+                ObjectNode rule = rules.addObject();
+                rule.putArray("targets").add(r.substring(0, eq));
+                rule.put("bits", Integer.parseInt(r.substring(eq + 1)));
+            }
+        }
+        if (cl.hasOption("average-bits")) {
+            p.put("average_bits", Double.parseDouble(cl.getOptionValue("average-bits")));
+        }
+        if (cl.hasOption("quantmoe")) {
+            p.put("quantmoe", cl.getOptionValue("quantmoe"));
+        }
+        CalibrationSettings cal = new CalibrationSettings(cl.hasOption("calibration") ? List.of(cl.getOptionValues("calibration")) : List.of(),
+                Integer.parseInt(cl.getOptionValue("calibration-windows", "16")), 256, false);
+        Recipe r = new Recipe(in, o, cl.hasOption("replace"), 0, cl.getOptionValue("device", "cpu"), cal,
+                List.of(new Recipe.StageEntry("quantize", p)), cl.hasOption("eval") ? new Recipe.EvalSettings(List.of(), null, null, true) : null);
+        RecipeRunner.Result res = new RecipeRunner(Stages.load(), Evaluations.forCli(out), msg -> out.println("moekit: " + msg)).run(r);
+        out.println("moekit: wrote " + res.output());
+        return 0;
+    }
+}
