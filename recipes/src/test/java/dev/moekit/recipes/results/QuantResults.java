@@ -1,0 +1,159 @@
+package dev.moekit.recipes.results;
+
+import dev.moekit.eval.Calibration;
+import dev.moekit.eval.CalibrationObserver;
+import dev.moekit.eval.CalibrationOptions;
+import dev.moekit.eval.CoverageReport;
+import dev.moekit.eval.EvalOptions;
+import dev.moekit.eval.EvalResult;
+import dev.moekit.eval.Evaluator;
+import dev.moekit.eval.LayerRouting;
+import dev.moekit.eval.Progress;
+import dev.moekit.eval.runtime.CausalLm;
+import dev.moekit.eval.runtime.RuntimeOptions;
+import dev.moekit.quantize.Allocation;
+import dev.moekit.quantize.CalibratedGptq;
+import dev.moekit.quantize.CalibrationSource;
+import dev.moekit.quantize.Dequantize;
+import dev.moekit.quantize.ExpertUsage;
+import dev.moekit.quantize.Format;
+import dev.moekit.quantize.Method;
+import dev.moekit.quantize.QuantOptions;
+import dev.moekit.quantize.QuantReport;
+import dev.moekit.quantize.QuantScheme;
+import dev.moekit.quantize.Quantizer;
+import dev.moekit.toolkit.io.Checkpoint;
+import dev.moekit.toolkit.io.CheckpointWriter;
+import dev.moekit.toolkit.io.DType;
+import dev.moekit.toolkit.io.Globs;
+import dev.moekit.toolkit.model.ModelSpec;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Produces {@code docs/results/quantization.md}: uniform RTN and GPTQ at 8/4/3/2 bits, and mixed precision at about
+ * 3.0 and 2.5 average bits by each QuantMoE-Bench heuristic and by the budget solver, on the reference MoE models. Every
+ * output is written packed (compressed-tensors), measured on disk, dequantized and evaluated against the original.
+ *
+ * <p>{@code QuantResults <shared dir> <out.md> [evalWindows=8] [calibrationWindows=8] [models...]}
+ */
+public final class QuantResults {
+    private QuantResults() {}
+
+    public static void main(String[] args) throws Exception {
+        Path shared = Path.of(args[0]);
+        Path outMd = Path.of(args[1]);
+        int evalWindows = args.length > 2 ? Integer.parseInt(args[2]) : 8;
+        int calWindows = args.length > 3 ? Integer.parseInt(args[3]) : 8;
+        List<String> models = args.length > 4 ? List.of(args).subList(4, args.length) : List.of("mixtral-tiny", "qwen2moe-tiny");
+        Path work = Files.createTempDirectory("moekit-quant-results");
+        ResultTable table = new ResultTable();
+        long t0 = System.nanoTime();
+        for (String m : models) {
+            runModel(shared, m, work.resolve(m), evalWindows, calWindows, table);
+        }
+        StringBuilder md = new StringBuilder("# Quantization results\n\n");
+        md.append("Produced by `scripts/results-quantization.sh` (").append(Instant.now().toString(), 0, 10).append(", ")
+                .append(String.format(Locale.ROOT, "%.0f min", (System.nanoTime() - t0) / 6e10)).append(" on 2 CPU cores). ")
+                .append("Every output is written as compressed-tensors `pack-quantized` (symmetric, groups of 128, scales in the ")
+                .append("checkpoint dtype; routers, embeddings, norms and lm_head unquantized), its size on disk measured, then ")
+                .append("dequantized and evaluated on the first ").append(evalWindows).append(" windows of 256 tokens of each ")
+                .append("`*.test.txt` split against the original (mean KL over all scored positions, top-1 agreement). GPTQ and ")
+                .append("the usage heuristic calibrate on ").append(calWindows).append(" windows of each `*.valid.txt` split. ")
+                .append("Mixed precision: attention and shared experts always high; the heuristics then make half of the routed ")
+                .append("expert weights high (4/2 bits for the ~3.0 rows, 3/2 for the ~2.5 rows) by the first blocks, the most ")
+                .append("used experts per layer, or the top outlier scores; the solver picks from 2/3/4/8 bits to meet the ")
+                .append("average at the least estimated error. 'bits' is the average stored bits per quantized weight, scales ")
+                .append("included. Per-expert choices (most used, outliers) give a layer's experts different widths, which fused ")
+                .append("MoE kernels (vLLM, llama.cpp) cannot run; the other rows keep one width per layer of experts.\n\n");
+        for (String m : models) {
+            md.append("## ").append(m).append("\n\n").append(table.markdown(m)).append('\n');
+        }
+        Files.createDirectories(outMd.toAbsolutePath().getParent());
+        Files.writeString(outMd, md.toString());
+        System.out.println(md);
+    }
+
+    private static void runModel(Path shared, String name, Path work, int evalWindows, int calWindows, ResultTable table) throws Exception {
+        Path orig = shared.resolve("models").resolve(name);
+        List<Path> test = Globs.expand(List.of(shared.resolve("data/*.test.txt").toString()));
+        EvalOptions ev = EvalOptions.of(test).withWindows(256, evalWindows).withReference(orig);
+        CalibrationOptions cal = CalibrationOptions.defaults(shared.resolve("data")).withWindows(256, calWindows);
+        Files.createDirectories(work);
+        table.add(name, "bf16 original", Evaluator.evaluate(orig, EvalOptions.of(test).withWindows(256, evalWindows), Progress.NONE), "", bytes(orig));
+        ExpertUsage usage = usage(orig, cal);
+        int layers;
+        int experts;
+        try (Checkpoint c = Checkpoint.open(orig)) {
+            ModelSpec spec = ModelSpec.of(c);
+            layers = spec.layers();
+            experts = spec.layerSpecs().stream().filter(l -> l.moe()).findFirst().orElseThrow().experts();
+        }
+        QuantOptions base = QuantOptions.defaults(Format.COMPRESSED_TENSORS);
+        for (int bits : new int[] {8, 4, 3, 2}) {
+            QuantOptions o = base.withScheme(new QuantScheme(bits, 128, true));
+            run(table, name, "RTN int" + bits, orig, work.resolve("rtn" + bits), o, null, ev, null);
+            run(table, name, "GPTQ int" + bits, orig, work.resolve("gptq" + bits), o.withMethod(Method.GPTQ), null, ev, cal);
+        }
+        int[][] hl = {{4, 2}, {3, 2}};
+        for (int[] h : hl) {
+            String tag = h[0] + "/" + h[1];
+            QuantOptions o = base.withScheme(new QuantScheme(h[1], 128, true));
+            run(table, name, "attention + shared high (" + tag + ")", orig, work.resolve("attn" + h[0]),
+                    o.withAllocation(new Allocation.QuantMoe(h[0], h[1], true, true, 0, 0, 0)), null, ev, null);
+            run(table, name, "first " + layers / 2 + " blocks high (" + tag + ")", orig, work.resolve("first" + h[0]),
+                    o.withAllocation(new Allocation.QuantMoe(h[0], h[1], true, true, layers / 2, 0, 0)), null, ev, null);
+            run(table, name, "most-used " + experts / 2 + " experts/layer high (" + tag + ")", orig, work.resolve("used" + h[0]),
+                    o.withUniformExpertBits(false).withAllocation(new Allocation.QuantMoe(h[0], h[1], true, true, 0, experts / 2, 0)),
+                    CalibrationSource.usageOnly(usage), ev, null);
+            run(table, name, "top 50% outlier expert linears high (" + tag + ")", orig, work.resolve("outlier" + h[0]),
+                    o.withUniformExpertBits(false).withAllocation(new Allocation.QuantMoe(h[0], h[1], true, true, 0, 0, 0.5)), null, ev, null);
+        }
+        for (double avg : new double[] {3.0, 2.5}) {
+            QuantOptions o = base.withAllocation(new Allocation.Budget(avg, List.of(2, 3, 4, 8)));
+            run(table, name, "solver RTN, " + avg + " bits", orig, work.resolve("solver" + avg), o, CalibrationSource.usageOnly(usage), ev, null);
+            run(table, name, "solver GPTQ, " + avg + " bits", orig, work.resolve("solvergptq" + avg), o.withMethod(Method.GPTQ), null, ev, cal);
+        }
+    }
+
+    private static void run(ResultTable table, String model, String setting, Path orig, Path out, QuantOptions o, CalibrationSource src,
+                            EvalOptions ev, CalibrationOptions cal) {
+        QuantReport r;
+        try (Checkpoint in = Checkpoint.open(orig)) {
+            r = cal == null ? Quantizer.run(in, out, o, src)
+                    : CalibratedGptq.run(in, out, o, cal, RuntimeOptions.cpu(), Progress.NONE).report();
+        } catch (IllegalArgumentException e) {
+            table.add(model, setting, null, "not run: " + e.getMessage().replace('|', '/'), 0);
+            return;
+        }
+        Path plain = out.resolveSibling(out.getFileName() + "-dequant");
+        Dequantize.run(out, plain, DType.F32, CheckpointWriter.Options.defaults());
+        EvalResult e = Evaluator.evaluate(plain, ev, Progress.NONE);
+        String note = String.format(Locale.ROOT, "%.2f bits", r.averageStoredBits()) + (r.fallbacks() > 0 ? ", " + r.fallbacks() + " RTN fallbacks" : "");
+        table.add(model, setting, e, note, bytes(out));
+        System.err.println(model + ": " + setting + " done");
+    }
+
+    /** Routed-token counts per expert and layer from one calibration pass (real routing). */
+    private static ExpertUsage usage(Path orig, CalibrationOptions cal) {
+        try (CausalLm model = CausalLm.open(orig, RuntimeOptions.cpu())) {
+            CoverageReport cov = Calibration.run(model, Calibration.batches(orig, cal, 8), cal, new CalibrationObserver() { }, Progress.NONE);
+            Map<Integer, long[]> m = new HashMap<>();
+            for (LayerRouting lr : cov.layers()) {
+                m.put(lr.layer(), lr.counts());
+            }
+            return new ExpertUsage(m);
+        }
+    }
+
+    private static long bytes(Path dir) {
+        try (Checkpoint c = Checkpoint.open(dir)) {
+            return c.totalBytes();
+        }
+    }
+}
