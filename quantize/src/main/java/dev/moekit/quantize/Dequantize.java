@@ -6,6 +6,7 @@ import dev.moekit.toolkit.io.CheckpointWriter;
 import dev.moekit.toolkit.io.DType;
 import dev.moekit.toolkit.io.TensorSpec;
 import dev.moekit.toolkit.transform.Convert;
+import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -15,8 +16,8 @@ import java.util.Map;
 
 /**
  * Turns a packed checkpoint moekit wrote (compressed-tensors or GPTQ) back into a plain one: every quantized module's
- * packed tensors become its dequantized {@code .weight}, everything else is copied, and {@code quantization_config} is
- * dropped. The result is what the packed model computes, in a layout the eval runtime (and any loader) reads.
+ * packed tensors become its dequantized {@code .weight}, every other floating tensor is converted to the same dtype
+ * (so the result is one consistent checkpoint), integer tensors are copied, and {@code quantization_config} is dropped. The result is what the packed model computes, in a layout the eval runtime (and any loader) reads.
  */
 public final class Dequantize {
     private Dequantize() {}
@@ -48,7 +49,8 @@ public final class Dequantize {
             for (String n : c.names()) {
                 String m = packedToModule.get(n);
                 if (m == null) {
-                    plan.add(TensorSpec.of(c.info(n)));
+                    DType src = c.info(n).dtype();
+                    plan.add(new TensorSpec(n, src.isFloating() && src.size() >= 2 ? dtype : src, c.info(n).shape()));
                 } else if (!byWeight.containsKey(m + LinearModule.WEIGHT)) {
                     QuantizedMatrix qm = q.read(m);
                     byWeight.put(m + LinearModule.WEIGHT, qm);
@@ -64,7 +66,9 @@ public final class Dequantize {
                     if (qm != null) {
                         w.write(t.name(), qm.dequantize());
                     } else {
-                        w.copy(t.name(), c.shard(t.name()), t.name());
+                        try (Arena a = Arena.ofConfined()) {
+                            w.writeConverted(t.name(), c.map(t.name(), a), c.info(t.name()).dtype());
+                        }
                     }
                 }
                 for (Path f : c.otherFiles()) {

@@ -5,8 +5,6 @@ import dev.moekit.eval.CalibrationOptions;
 import dev.moekit.eval.runtime.RuntimeOptions;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.CheckpointWriter;
-import dev.moekit.toolkit.io.Globs;
-import dev.moekit.toolkit.method.CalibrationSettings;
 import dev.moekit.toolkit.method.Params;
 import dev.moekit.toolkit.method.Stage;
 import dev.moekit.toolkit.method.StageContext;
@@ -130,9 +128,9 @@ public final class QuantizeStage implements StageProvider {
             public JsonNode apply(Path input, Path output, StageContext context) {
                 try (Checkpoint in = Checkpoint.open(input)) {
                     if (opts.method() == Method.GPTQ && context.calibration() != null) {
-                        CalibrationSettings cs = context.calibration();
-                        List<Path> files = cs.data().isEmpty() ? Globs.expand(List.of(Globs.defaultDataDir().resolve("*.valid.txt").toString())) : Globs.expand(cs.data());
-                        CalibrationOptions co = new CalibrationOptions(files, cs.window(), cs.windows(), cs.allExperts(), true, opts.gptq().minTokens());
+                        CalibrationOptions base = CalibrationOptions.of(context.calibration());
+                        CalibrationOptions co = new CalibrationOptions(base.files(), base.window(), base.windowsPerFile(), base.allExperts(), true,
+                                opts.gptq().minTokens());
                         RuntimeOptions ro = new RuntimeOptions(RuntimeOptions.parseDevice(context.device()), RuntimeOptions.cpu().precision(), false, RuntimeOptions.cpu().batchSize());
                         CalibratedGptq.Result r = CalibratedGptq.run(in, output, opts, co, ro, (stage, done, total) -> context.info(stage + " " + done + "/" + total));
                         return r.report().toJson();

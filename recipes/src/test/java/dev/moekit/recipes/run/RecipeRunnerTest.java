@@ -136,4 +136,34 @@ class RecipeRunnerTest {
                 () -> Recipe.read(recipe("model: " + tiny + "\noutput: x\ncalibration: {windowz: 3}\nstages: [convert]\n")));
         assertTrue(cal.getMessage().contains("windowz"), cal.getMessage());
     }
+
+    @Test
+    void chainsExpertPruningAndQuantization() throws Exception {
+        Path tiny = TinyCheckpoints.builder("qwen2_moe").write(dir.resolve("tiny"));
+        Path out = dir.resolve("out");
+        Recipe r = Recipe.read(recipe("model: " + tiny + "\noutput: " + out + "\nstages:\n"
+                + "  - prune: {method: stun, experts: 0.25}\n"
+                + "  - quantize: {bits: 4, group_size: 16, rules: [{targets: ['kind:attention'], bits: 8}]}\n"));
+        RecipeRunner.Result res = new RecipeRunner(Stages.load(), null, s -> { }).run(r);
+        JsonNode prov = res.provenance();
+        assertEquals("prune", prov.get("stages").get(0).get("stage").asText());
+        assertEquals("quantize", prov.get("stages").get(1).get("stage").asText());
+        try (Checkpoint c = Checkpoint.open(out)) {
+            JsonNode cfg = c.config();
+            assertEquals(6, cfg.get("num_experts").asInt(), "8 experts, 25% removed");
+            assertEquals("compressed-tensors", cfg.get("quantization_config").get("quant_method").asText());
+            assertTrue(c.names().stream().anyMatch(n -> n.endsWith("weight_packed")));
+            assertTrue(c.names().stream().anyMatch(n -> n.endsWith("mlp.gate.weight")), "routers stay unquantized");
+        }
+        try (dev.moekit.quantize.QuantizedCheckpoint q = dev.moekit.quantize.QuantizedCheckpoint.open(out)) {
+            assertTrue(q.modules().values().stream().anyMatch(s -> s.bits() == 8));
+            assertTrue(q.modules().values().stream().anyMatch(s -> s.bits() == 4));
+        }
+        Path plain = dir.resolve("plain");
+        dev.moekit.quantize.Dequantize.run(out, plain, DType.F32, dev.moekit.toolkit.io.CheckpointWriter.Options.defaults());
+        try (Checkpoint p = Checkpoint.open(plain)) {
+            assertTrue(dev.moekit.toolkit.model.SpecChecker.checkAll(p, dev.moekit.toolkit.model.ModelSpec.of(p)).isEmpty());
+            assertTrue(!p.config().has("quantization_config"));
+        }
+    }
 }
