@@ -5,10 +5,8 @@ import dev.moekit.eval.CalibrationOptions;
 import dev.moekit.eval.runtime.RuntimeOptions;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.CheckpointWriter;
-import dev.moekit.toolkit.method.Params;
-import dev.moekit.toolkit.method.Stage;
+import dev.moekit.toolkit.method.RecordStage;
 import dev.moekit.toolkit.method.StageContext;
-import dev.moekit.toolkit.method.StageProvider;
 import dev.moekit.toolkit.select.Selector;
 import java.nio.file.Path;
 import java.util.List;
@@ -22,7 +20,7 @@ import java.util.Locale;
  *              rules: [{targets: ["kind:attention"], bits: 4}], average_bits: 3.0}
  * </pre>
  */
-public final class QuantizeStage implements StageProvider {
+public final class QuantizeStage extends RecordStage<QuantizeStage.Parameters> {
     /**
      * One fixed-bits rule.
      *
@@ -99,45 +97,23 @@ public final class QuantizeStage implements StageProvider {
         }
     }
 
-    @Override
-    public String name() {
-        return "quantize";
+    public QuantizeStage() {
+        super("quantize", "RTN/GPTQ weight quantization with per-module bits (fake-quant, compressed-tensors, GPTQ)", Parameters.class);
     }
 
     @Override
-    public String summary() {
-        return "RTN/GPTQ weight quantization with per-module bits (fake-quant, compressed-tensors, GPTQ)";
-    }
-
-    @Override
-    public Class<? extends Record> parameters() {
-        return Parameters.class;
-    }
-
-    @Override
-    public Stage create(JsonNode params) {
-        Parameters p = Params.bind(name(), params, Parameters.class);
+    protected JsonNode apply(Parameters p, Path input, Path output, StageContext context) {
         QuantOptions opts = p.options();
-        return new Stage() {
-            @Override
-            public String name() {
-                return "quantize";
+        try (Checkpoint in = Checkpoint.open(input)) {
+            if (opts.method() == Method.GPTQ && context.calibration() != null) {
+                CalibrationOptions base = CalibrationOptions.of(context.calibration());
+                CalibrationOptions co = new CalibrationOptions(base.files(), base.window(), base.windowsPerFile(), base.allExperts(), true,
+                        opts.gptq().minTokens());
+                RuntimeOptions ro = new RuntimeOptions(RuntimeOptions.parseDevice(context.device()), RuntimeOptions.cpu().precision(), false, RuntimeOptions.cpu().batchSize());
+                CalibratedGptq.Result r = CalibratedGptq.run(in, output, opts, co, ro, (stage, done, total) -> context.info(stage + " " + done + "/" + total));
+                return r.report().toJson();
             }
-
-            @Override
-            public JsonNode apply(Path input, Path output, StageContext context) {
-                try (Checkpoint in = Checkpoint.open(input)) {
-                    if (opts.method() == Method.GPTQ && context.calibration() != null) {
-                        CalibrationOptions base = CalibrationOptions.of(context.calibration());
-                        CalibrationOptions co = new CalibrationOptions(base.files(), base.window(), base.windowsPerFile(), base.allExperts(), true,
-                                opts.gptq().minTokens());
-                        RuntimeOptions ro = new RuntimeOptions(RuntimeOptions.parseDevice(context.device()), RuntimeOptions.cpu().precision(), false, RuntimeOptions.cpu().batchSize());
-                        CalibratedGptq.Result r = CalibratedGptq.run(in, output, opts, co, ro, (stage, done, total) -> context.info(stage + " " + done + "/" + total));
-                        return r.report().toJson();
-                    }
-                    return Quantizer.run(in, output, opts, null).toJson();
-                }
-            }
-        };
+            return Quantizer.run(in, output, opts, null).toJson();
+        }
     }
 }

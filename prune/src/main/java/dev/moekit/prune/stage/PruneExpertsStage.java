@@ -16,10 +16,8 @@ import dev.moekit.prune.expert.TopKGuard;
 import dev.moekit.prune.stats.StatsSource;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.Json;
-import dev.moekit.toolkit.method.Params;
-import dev.moekit.toolkit.method.Stage;
+import dev.moekit.toolkit.method.RecordStage;
 import dev.moekit.toolkit.method.StageContext;
-import dev.moekit.toolkit.method.StageProvider;
 import java.nio.file.Path;
 
 /**
@@ -33,7 +31,7 @@ import java.nio.file.Path;
  *   - prune: {method: stun, experts: 0.25, allocation: global, distance: mixed, mix_weight: 1.0}
  * }</pre>
  */
-public final class PruneExpertsStage implements StageProvider {
+public final class PruneExpertsStage extends RecordStage<PruneExpertsStage.Parameters> {
     /**
      * @param method              stun (default), frequency, weighted_frequency, ean, reap, random, naee
      * @param experts             fraction of routed experts to remove, in [0, 1) (or give {@code keep})
@@ -100,58 +98,40 @@ public final class PruneExpertsStage implements StageProvider {
         }
     }
 
-    @Override
-    public String name() {
-        return "prune";
+    public PruneExpertsStage() {
+        super("prune", "remove whole experts: STUN clustering or frequency, weighted_frequency, ean, reap, random, naee", Parameters.class);
     }
 
     @Override
-    public String summary() {
-        return "remove whole experts: STUN clustering or frequency, weighted_frequency, ean, reap, random, naee";
+    protected void validate(Parameters p) {
+        p.options(0);
     }
 
     @Override
-    public Class<? extends Record> parameters() {
-        return Parameters.class;
-    }
-
-    @Override
-    public Stage create(JsonNode params) {
-        Parameters p = Params.bind(name(), params, Parameters.class);
-        p.options(0); // validate now, before any work
-        return new Stage() {
-            @Override
-            public String name() {
-                return "prune";
-            }
-
-            @Override
-            public JsonNode apply(Path input, Path output, StageContext ctx) {
-                ExpertPruneOptions o = p.options(ctx.seed());
-                StatsSource stats = StatsSource.NONE;
-                ObjectNode rep = Json.PRETTY.createObjectNode();
-                if (o.needsCalibration()) {
-                    try (CalibratedModel cm = CalibratedModel.open(input, ctx)) {
-                        int samples = o.method() == ExpertMethod.NAEE ? p.naeeSamples() : 0;
-                        RuntimeStats.Result r = RuntimeStats.collect(cm.model(), cm.batches(), cm.options(), samples, Progress.NONE);
-                        stats = r.stats();
-                        rep.set("coverage", r.coverage().toJson());
-                        if (r.coverage().flaggedCount() > 0) {
-                            ctx.info(r.coverage().flaggedCount() + " expert(s) got fewer than " + r.coverage().threshold()
-                                    + " calibration tokens (see coverage in the provenance)");
-                        }
-                    }
+    protected JsonNode apply(Parameters p, Path input, Path output, StageContext ctx) {
+        ExpertPruneOptions o = p.options(ctx.seed());
+        StatsSource stats = StatsSource.NONE;
+        ObjectNode rep = Json.PRETTY.createObjectNode();
+        if (o.needsCalibration()) {
+            try (CalibratedModel cm = CalibratedModel.open(input, ctx)) {
+                int samples = o.method() == ExpertMethod.NAEE ? p.naeeSamples() : 0;
+                RuntimeStats.Result r = RuntimeStats.collect(cm.model(), cm.batches(), cm.options(), samples, Progress.NONE);
+                stats = r.stats();
+                rep.set("coverage", r.coverage().toJson());
+                if (r.coverage().flaggedCount() > 0) {
+                    ctx.info(r.coverage().flaggedCount() + " expert(s) got fewer than " + r.coverage().threshold()
+                            + " calibration tokens (see coverage in the provenance)");
                 }
-                try (Checkpoint in = Checkpoint.open(input)) {
-                    ExpertPruneReport r = ExpertPruner.run(in, output, o, stats);
-                    rep.put("method", o.method().key());
-                    rep.put("experts_before", r.expertsBefore());
-                    rep.put("experts_after", r.expertsAfter());
-                    rep.put("details", ExpertPruner.PROVENANCE);
-                    ctx.info(String.format("kept %d of %d routed experts (%s)", r.expertsAfter(), r.expertsBefore(), o.method().key()));
-                }
-                return rep;
             }
-        };
+        }
+        try (Checkpoint in = Checkpoint.open(input)) {
+            ExpertPruneReport r = ExpertPruner.run(in, output, o, stats);
+            rep.put("method", o.method().key());
+            rep.put("experts_before", r.expertsBefore());
+            rep.put("experts_after", r.expertsAfter());
+            rep.put("details", ExpertPruner.PROVENANCE);
+            ctx.info(String.format("kept %d of %d routed experts (%s)", r.expertsAfter(), r.expertsBefore(), o.method().key()));
+        }
+        return rep;
     }
 }

@@ -11,10 +11,8 @@ import dev.moekit.prune.sparse.UnstructuredPruner;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.CheckpointWriter;
 import dev.moekit.toolkit.io.Json;
-import dev.moekit.toolkit.method.Params;
-import dev.moekit.toolkit.method.Stage;
+import dev.moekit.toolkit.method.RecordStage;
 import dev.moekit.toolkit.method.StageContext;
-import dev.moekit.toolkit.method.StageProvider;
 import dev.moekit.toolkit.model.ModelSpec;
 import dev.moekit.toolkit.model.ParamCount;
 import dev.moekit.toolkit.model.Role;
@@ -37,7 +35,7 @@ import java.util.Locale;
  *   - sparsify: {method: owl, total_sparsity: 0.4}
  * }</pre>
  */
-public final class SparsifyStage implements StageProvider {
+public final class SparsifyStage extends RecordStage<SparsifyStage.Parameters> {
     private static final EnumSet<Role.Kind> LINEAR_KINDS = EnumSet.of(Role.Kind.ATTENTION, Role.Kind.DENSE_MLP,
             Role.Kind.ROUTER, Role.Kind.ROUTED_EXPERT, Role.Kind.SHARED_EXPERT);
 
@@ -80,19 +78,8 @@ public final class SparsifyStage implements StageProvider {
         }
     }
 
-    @Override
-    public String name() {
-        return "sparsify";
-    }
-
-    @Override
-    public String summary() {
-        return "unstructured (wanda, owl) or N:M pruning of Linear weights, sequential on calibration text";
-    }
-
-    @Override
-    public Class<? extends Record> parameters() {
-        return Parameters.class;
+    public SparsifyStage() {
+        super("sparsify", "unstructured (wanda, owl) or N:M pruning of Linear weights, sequential on calibration text", Parameters.class);
     }
 
     /** Decoder Linear parameters (weights and biases of attention, routers, experts and dense MLPs). */
@@ -115,44 +102,37 @@ public final class SparsifyStage implements StageProvider {
     }
 
     @Override
-    public Stage create(JsonNode params) {
-        Parameters p = Params.bind(name(), params, Parameters.class);
-        p.options(p.sparsity() != null ? p.sparsity() : p.totalSparsity() != null ? p.totalSparsity() : 0.5); // validate now
-        return new Stage() {
-            @Override
-            public String name() {
-                return "sparsify";
-            }
+    protected void validate(Parameters p) {
+        p.options(p.sparsity() != null ? p.sparsity() : p.totalSparsity() != null ? p.totalSparsity() : 0.5);
+    }
 
-            @Override
-            public JsonNode apply(Path input, Path output, StageContext ctx) {
-                double s = p.sparsity() != null ? p.sparsity() : 0;
-                ObjectNode rep = Json.PRETTY.createObjectNode();
-                if (p.totalSparsity() != null) {
-                    long orig = linearParams(ctx.original());
-                    long cur = linearParams(input);
-                    s = stageSparsity(p.totalSparsity(), orig, cur);
-                    rep.put("total_sparsity_target", p.totalSparsity());
-                    ctx.info(String.format(Locale.ROOT, "total sparsity %.2f: earlier stages removed %.1f%%, this stage prunes %.1f%%",
-                            p.totalSparsity(), 100.0 * (orig - cur) / orig, 100 * s));
-                }
-                SparsityOptions o = p.options(s);
-                try (CalibratedModel cm = CalibratedModel.open(input, ctx); Checkpoint in = Checkpoint.open(input)) {
-                    SparsityReport r = UnstructuredPruner.run(in, ModelSpec.of(in), output, o,
-                            new RuntimeSequentialCalibration(cm.model(), cm.batches()), CheckpointWriter.Options.defaults());
-                    rep.put("method", o.nmN() > 0 ? "wanda " + o.nmN() + ":" + o.nmM() : o.method().name().toLowerCase(Locale.ROOT));
-                    rep.put("stage_sparsity_target", o.sparsity());
-                    rep.put("nominal_sparsity", r.nominalSparsity());
-                    rep.put("linear_params", r.linearParams());
-                    rep.put("zeros", r.zeros());
-                    rep.put("bytes_out", r.bytesOut());
-                    rep.putPOJO("dense_for_lack_of_tokens", r.denseForLackOfTokens());
-                    rep.put("details", UnstructuredPruner.PROVENANCE);
-                    ctx.info(String.format(Locale.ROOT, "nominal sparsity %.1f%% of decoder Linear weights; %d Linear(s) left dense for lack of tokens",
-                            100 * r.nominalSparsity(), r.denseForLackOfTokens().size()));
-                }
-                return rep;
-            }
-        };
+    @Override
+    protected JsonNode apply(Parameters p, Path input, Path output, StageContext ctx) {
+        double s = p.sparsity() != null ? p.sparsity() : 0;
+        ObjectNode rep = Json.PRETTY.createObjectNode();
+        if (p.totalSparsity() != null) {
+            long orig = linearParams(ctx.original());
+            long cur = linearParams(input);
+            s = stageSparsity(p.totalSparsity(), orig, cur);
+            rep.put("total_sparsity_target", p.totalSparsity());
+            ctx.info(String.format(Locale.ROOT, "total sparsity %.2f: earlier stages removed %.1f%%, this stage prunes %.1f%%",
+                    p.totalSparsity(), 100.0 * (orig - cur) / orig, 100 * s));
+        }
+        SparsityOptions o = p.options(s);
+        try (CalibratedModel cm = CalibratedModel.open(input, ctx); Checkpoint in = Checkpoint.open(input)) {
+            SparsityReport r = UnstructuredPruner.run(in, ModelSpec.of(in), output, o,
+                    new RuntimeSequentialCalibration(cm.model(), cm.batches()), CheckpointWriter.Options.defaults());
+            rep.put("method", o.nmN() > 0 ? "wanda " + o.nmN() + ":" + o.nmM() : o.method().name().toLowerCase(Locale.ROOT));
+            rep.put("stage_sparsity_target", o.sparsity());
+            rep.put("nominal_sparsity", r.nominalSparsity());
+            rep.put("linear_params", r.linearParams());
+            rep.put("zeros", r.zeros());
+            rep.put("bytes_out", r.bytesOut());
+            rep.putPOJO("dense_for_lack_of_tokens", r.denseForLackOfTokens());
+            rep.put("details", UnstructuredPruner.PROVENANCE);
+            ctx.info(String.format(Locale.ROOT, "nominal sparsity %.1f%% of decoder Linear weights; %d Linear(s) left dense for lack of tokens",
+                    100 * r.nominalSparsity(), r.denseForLackOfTokens().size()));
+        }
+        return rep;
     }
 }

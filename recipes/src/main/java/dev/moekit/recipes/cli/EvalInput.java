@@ -3,13 +3,12 @@ package dev.moekit.recipes.cli;
 import dev.moekit.quantize.Dequantize;
 import dev.moekit.toolkit.io.CheckpointWriter;
 import dev.moekit.toolkit.io.DType;
+import dev.moekit.toolkit.io.FileTrees;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.function.Consumer;
-import java.util.stream.Stream;
 
 /**
  * A checkpoint ready for the eval runtime: the folder itself, or for a packed quantized checkpoint (compressed-tensors,
@@ -37,8 +36,8 @@ record EvalInput(Path path, Path temp) implements AutoCloseable {
         if (temp == null) {
             return;
         }
-        try (Stream<Path> s = Files.walk(temp)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        try {
+            FileTrees.delete(temp);
         } catch (IOException ignored) {
             // temporary files; the OS cleans them eventually
         }

@@ -2,10 +2,7 @@ package dev.moekit.recipes.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moekit.recipes.run.Recipe;
-import dev.moekit.recipes.run.RecipeRunner;
 import dev.moekit.toolkit.io.Json;
-import dev.moekit.toolkit.method.CalibrationSettings;
-import dev.moekit.toolkit.method.Stages;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,7 +33,7 @@ final class PruneCommand implements Command {
 
     @Override
     public Options options() {
-        return Main.options(
+        return Main.options(OneStepRecipe.with(
                 Main.opt("method", "NAME", "stun (default), frequency, weighted_frequency, ean, reap, random, naee"),
                 Main.opt("experts", "R", "fraction of routed experts to remove, e.g. 0.25"),
                 Main.opt("keep", "N", "experts to keep per layer (uniform) or in total (global), instead of --experts"),
@@ -45,15 +42,7 @@ final class PruneCommand implements Command {
                 Main.opt("mix-weight", "L", "lambda of the mixed STUN distance (default 1)"),
                 Main.opt("then", "wanda|owl", "then prune the remaining weights unstructured"),
                 Main.opt("sparsity", "S", "with --then: TOTAL sparsity of decoder Linear weights against the input, e.g. 0.4"),
-                Main.opt("nm", "N:M", "with --then wanda: semi-structured N:M instead of --sparsity, e.g. 2:4"),
-                Option.builder().longOpt("calibration").hasArgs().argName("FILE|GLOB").desc("calibration text (default: *.valid.txt "
-                        + "of $MOEKIT_DATA or ../shared/data)").get(),
-                Main.opt("calibration-windows", "N", "windows per calibration file (default 16)"),
-                Main.flag("all-experts", "route every calibration token through every expert for statistics"),
-                Main.opt("device", "cpu|gpu[:N]", "where calibration runs (default cpu)"),
-                Main.opt("seed", "N", "seed (default 0)"),
-                Main.flag("eval", "evaluate the result against the input (perplexity on the test splits, KL, top-1)"),
-                Main.flag("replace", "replace an existing output once the new one is complete"));
+                Main.opt("nm", "N:M", "with --then wanda: semi-structured N:M instead of --sparsity, e.g. 2:4")));
     }
 
     @Override
@@ -97,13 +86,7 @@ final class PruneCommand implements Command {
         } else if (cl.hasOption("sparsity") || cl.hasOption("nm")) {
             throw new UsageException("--sparsity and --nm need --then wanda|owl");
         }
-        CalibrationSettings cal = new CalibrationSettings(cl.hasOption("calibration") ? List.of(cl.getOptionValues("calibration")) : List.of(),
-                Integer.parseInt(cl.getOptionValue("calibration-windows", "16")), 256, cl.hasOption("all-experts"));
-        Recipe r = new Recipe(in, o, cl.hasOption("replace"), Long.parseLong(cl.getOptionValue("seed", "0")), cl.getOptionValue("device", "cpu"),
-                cal, stages, cl.hasOption("eval") ? new Recipe.EvalSettings(List.of(), null, null, true) : null);
-        RecipeRunner.Result res = new RecipeRunner(Stages.load(), Evaluations.forCli(out), msg -> out.println("moekit: " + msg)).run(r);
-        out.println("moekit: wrote " + res.output());
-        return 0;
+        return OneStepRecipe.run(cl, out, in, o, stages);
     }
 
     private static void copy(CommandLine cl, ObjectNode p, String opt, String key) {

@@ -3,10 +3,7 @@ package dev.moekit.recipes.cli;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moekit.recipes.run.Recipe;
-import dev.moekit.recipes.run.RecipeRunner;
 import dev.moekit.toolkit.io.Json;
-import dev.moekit.toolkit.method.CalibrationSettings;
-import dev.moekit.toolkit.method.Stages;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
@@ -33,7 +30,7 @@ final class QuantizeCommand implements Command {
 
     @Override
     public Options options() {
-        return Main.options(
+        return Main.options(OneStepRecipe.with(
                 Main.opt("method", "rtn|gptq", "quantizer (default rtn; gptq calibrates layer by layer)"),
                 Main.opt("format", "FORMAT", "compressed-tensors (default, vLLM), gptq (GPTQModel dynamic), fake-quant (dequantized, for eval)"),
                 Main.opt("bits", "B", "default bit width: 2, 3, 4 or 8 (default 4)"),
@@ -42,12 +39,7 @@ final class QuantizeCommand implements Command {
                 Option.builder().longOpt("rule").hasArgs().argName("SELECTOR=BITS").desc("fixed bits for matching modules, first match wins, "
                         + "e.g. kind:attention=4 're:.*experts\\.0\\..*=8' (16 keeps a module unquantized)").get(),
                 Main.opt("average-bits", "B", "budget solver: average stored bits per quantized weight, e.g. 3.0 or 2.5"),
-                Main.opt("quantmoe", "HIGH/LOW", "QuantMoE-Bench heuristic instead of the solver, e.g. 4/2"),
-                Option.builder().longOpt("calibration").hasArgs().argName("FILE|GLOB").desc("GPTQ calibration text (default *.valid.txt)").get(),
-                Main.opt("calibration-windows", "N", "windows per calibration file (default 16)"),
-                Main.opt("device", "cpu|gpu[:N]", "where calibration runs (default cpu)"),
-                Main.flag("eval", "evaluate the result against the input"),
-                Main.flag("replace", "replace an existing output once the new one is complete"));
+                Main.opt("quantmoe", "HIGH/LOW", "QuantMoE-Bench heuristic instead of the solver, e.g. 4/2")));
     }
 
     @Override
@@ -93,12 +85,6 @@ final class QuantizeCommand implements Command {
         if (cl.hasOption("quantmoe")) {
             p.put("quantmoe", cl.getOptionValue("quantmoe"));
         }
-        CalibrationSettings cal = new CalibrationSettings(cl.hasOption("calibration") ? List.of(cl.getOptionValues("calibration")) : List.of(),
-                Integer.parseInt(cl.getOptionValue("calibration-windows", "16")), 256, false);
-        Recipe r = new Recipe(in, o, cl.hasOption("replace"), 0, cl.getOptionValue("device", "cpu"), cal,
-                List.of(new Recipe.StageEntry("quantize", p)), cl.hasOption("eval") ? new Recipe.EvalSettings(List.of(), null, null, true) : null);
-        RecipeRunner.Result res = new RecipeRunner(Stages.load(), Evaluations.forCli(out), msg -> out.println("moekit: " + msg)).run(r);
-        out.println("moekit: wrote " + res.output());
-        return 0;
+        return OneStepRecipe.run(cl, out, in, o, List.of(new Recipe.StageEntry("quantize", p)));
     }
 }

@@ -4,18 +4,15 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.CheckpointException;
+import dev.moekit.toolkit.io.FileTrees;
 import dev.moekit.toolkit.io.Json;
 import dev.moekit.toolkit.method.Stage;
 import dev.moekit.toolkit.method.StageContext;
 import dev.moekit.toolkit.method.Stages;
 import dev.moekit.toolkit.model.ModelSpec;
 import java.io.IOException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -88,7 +85,7 @@ public final class RecipeRunner {
             if (rep != null) {
                 log.accept(String.format("stage %d/%d %s: reusing finished result in %s", i + 1, stages.size(), s.name(), dir));
             } else {
-                deleteTree(dir);
+                FileTrees.delete(dir);
                 log.accept(String.format("stage %d/%d %s ...", i + 1, stages.size(), s.name()));
                 long t0 = System.nanoTime();
                 JsonNode report = s.apply(current, dir, ctx);
@@ -111,8 +108,8 @@ public final class RecipeRunner {
         prov.put("finished", Instant.now().toString());
         Files.deleteIfExists(current.resolve(STAGE_MARKER));
         Json.PRETTY.writeValue(current.resolve(PROVENANCE).toFile(), prov);
-        publish(current, output);
-        deleteTree(work);
+        FileTrees.publish(current, output);
+        FileTrees.delete(work);
         return new Result(output, prov);
     }
 
@@ -127,37 +124,5 @@ public final class RecipeRunner {
         } catch (IOException e) {
             return null;
         }
-    }
-
-    /** Moves the finished folder into place; an existing output is removed only after the move succeeded. */
-    private static void publish(Path finished, Path output) throws IOException {
-        Path old = null;
-        if (Files.exists(output)) {
-            old = output.resolveSibling(output.getFileName() + ".replaced-" + ProcessHandle.current().pid());
-            Files.move(output, old, StandardCopyOption.ATOMIC_MOVE);
-        }
-        Files.move(finished, output, StandardCopyOption.ATOMIC_MOVE);
-        if (old != null) {
-            deleteTree(old);
-        }
-    }
-
-    static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root)) {
-            return;
-        }
-        Files.walkFileTree(root, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                Files.delete(file);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
-                Files.delete(dir);
-                return FileVisitResult.CONTINUE;
-            }
-        });
     }
 }

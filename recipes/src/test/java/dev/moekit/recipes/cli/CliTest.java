@@ -134,4 +134,30 @@ class CliTest {
         assertTrue(again.err().contains("already exists"), again.err());
         assertEquals(0, run("convert", MIXTRAL.toString(), out.toString(), "--replace").code());
     }
+
+    @Test
+    void pruneAndQuantizeCommandsWriteValidOutputs() throws IOException {
+        Path tiny = TinyCheckpoints.write(dir.resolve("tiny"), "mixtral");
+        Path pruned = dir.resolve("pruned");
+        Run p = run("prune", tiny.toString(), pruned.toString(), "--method", "random", "--experts", "0.5", "--seed", "3");
+        assertEquals(0, p.code(), p.err());
+        JsonNode j = Json.STRICT.readTree(run("inspect", pruned.toString(), "--json").out());
+        for (JsonNode l : j.get("per_layer")) {
+            assertEquals(4, l.get("experts").asInt());
+        }
+        assertEquals(0, run("verify", pruned.toString()).code());
+        Path quant = dir.resolve("quant");
+        Run q = run("quantize", pruned.toString(), quant.toString(), "--bits", "4", "--group-size", "16", "--rule", "kind:attention=8");
+        assertEquals(0, q.code(), q.err());
+        try (Checkpoint c = Checkpoint.open(quant)) {
+            assertTrue(c.names().stream().anyMatch(n -> n.endsWith(".weight_packed")));
+            assertTrue(c.config().has("quantization_config"));
+        }
+        assertTrue(Files.exists(quant.resolve("moekit_provenance.json")));
+        assertEquals(2, run("prune", tiny.toString(), dir.resolve("x").toString(), "--experts", "0.25", "--sparsity", "0.4").code());
+        Run badMethod = run("prune", tiny.toString(), dir.resolve("x").toString(), "--method", "magic", "--experts", "0.25");
+        assertEquals(1, badMethod.code());
+        assertTrue(badMethod.err().contains("magic"), badMethod.err());
+        assertFalse(Files.exists(dir.resolve("x")));
+    }
 }

@@ -11,13 +11,9 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -130,7 +126,7 @@ public final class CheckpointWriter implements AutoCloseable {
 
     private void start() throws IOException {
         if (Files.exists(partial)) {
-            deleteTree(partial); // a leftover of a run that died; it is ours by name
+            FileTrees.delete(partial); // a leftover of a run that died; it is ours by name
         }
         Path parent = partial.getParent();
         Files.createDirectories(parent);
@@ -375,16 +371,8 @@ public final class CheckpointWriter implements AutoCloseable {
             if (config != null) {
                 writeSynced(partial.resolve(Checkpoint.CONFIG), Json.PRETTY.writeValueAsBytes(config));
             }
-            Path old = null;
-            if (Files.exists(out)) {
-                old = out.resolveSibling(out.getFileName() + ".replaced-" + ProcessHandle.current().pid());
-                Files.move(out, old, StandardCopyOption.ATOMIC_MOVE);
-            }
-            Files.move(partial, out, StandardCopyOption.ATOMIC_MOVE);
+            FileTrees.publish(partial, out);
             committed = true;
-            if (old != null) {
-                deleteTree(old);
-            }
             return out;
         } catch (IOException e) {
             throw new UncheckedIOException(out + ": commit failed", e);
@@ -425,29 +413,10 @@ public final class CheckpointWriter implements AutoCloseable {
         }
         if (!committed) {
             try {
-                deleteTree(partial);
+                FileTrees.delete(partial);
             } catch (IOException ignored) {
                 // best effort; the next run removes leftovers by name
             }
         }
-    }
-
-    static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root)) {
-            return;
-        }
-        Files.walkFileTree(root, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                Files.delete(file);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
-                Files.delete(dir);
-                return FileVisitResult.CONTINUE;
-            }
-        });
     }
 }

@@ -4,14 +4,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.moekit.toolkit.io.CheckpointWriter;
 import dev.moekit.toolkit.io.DType;
 import dev.moekit.toolkit.io.Json;
-import dev.moekit.toolkit.method.Params;
-import dev.moekit.toolkit.method.Stage;
+import dev.moekit.toolkit.method.RecordStage;
 import dev.moekit.toolkit.method.StageContext;
-import dev.moekit.toolkit.method.StageProvider;
 import java.nio.file.Path;
 
 /** Recipe stage {@code convert}: change dtype and/or shard size (see {@link Convert}). */
-public final class ConvertStage implements StageProvider {
+public final class ConvertStage extends RecordStage<ConvertStage.Parameters> {
     /**
      * @param dtype          target floating dtype: bf16, fp16, fp32, or null to keep
      * @param maxShardBytes  largest output shard in bytes (default 5e9)
@@ -25,41 +23,19 @@ public final class ConvertStage implements StageProvider {
         }
     }
 
-    @Override
-    public String name() {
-        return "convert";
+    public ConvertStage() {
+        super("convert", "change the floating dtype and/or the shard size", Parameters.class);
     }
 
     @Override
-    public String summary() {
-        return "change the floating dtype and/or the shard size";
-    }
-
-    @Override
-    public Class<? extends Record> parameters() {
-        return Parameters.class;
-    }
-
-    @Override
-    public Stage create(JsonNode params) {
-        Parameters p = Params.bind(name(), params, Parameters.class);
-        return new Stage() {
-            @Override
-            public String name() {
-                return "convert";
-            }
-
-            @Override
-            public JsonNode apply(Path input, Path output, StageContext context) {
-                DType dt = p.dtype() == null ? null : DType.parseUser(p.dtype());
-                Convert.Result r = Convert.run(input, output, new Convert.Options(dt,
-                        CheckpointWriter.Options.defaults().withMaxShardSize(p.maxShardBytes()), Runtime.getRuntime().availableProcessors()));
-                var rep = Json.PRETTY.createObjectNode();
-                rep.put("tensors", r.tensors());
-                rep.put("converted", r.converted());
-                rep.put("bytes_out", r.bytesOut());
-                return rep;
-            }
-        };
+    protected JsonNode apply(Parameters p, Path input, Path output, StageContext context) {
+        DType dt = p.dtype() == null ? null : DType.parseUser(p.dtype());
+        Convert.Result r = Convert.run(input, output, new Convert.Options(dt,
+                CheckpointWriter.Options.defaults().withMaxShardSize(p.maxShardBytes()), Runtime.getRuntime().availableProcessors()));
+        var rep = Json.PRETTY.createObjectNode();
+        rep.put("tensors", r.tensors());
+        rep.put("converted", r.converted());
+        rep.put("bytes_out", r.bytesOut());
+        return rep;
     }
 }

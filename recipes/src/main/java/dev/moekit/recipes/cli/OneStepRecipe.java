@@ -1,0 +1,45 @@
+package dev.moekit.recipes.cli;
+
+import dev.moekit.recipes.run.Recipe;
+import dev.moekit.recipes.run.RecipeRunner;
+import dev.moekit.toolkit.method.CalibrationSettings;
+import dev.moekit.toolkit.method.Stages;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.commons.cli.CommandLine;
+import org.apache.commons.cli.Option;
+
+/**
+ * What the method commands ({@code prune}, {@code quantize}) share: the options of a recipe's header (calibration,
+ * device, seed, eval, replace) and running the stages they build as a recipe, so a command line gets the same
+ * validation, resume and provenance as a recipe file.
+ */
+final class OneStepRecipe {
+    private OneStepRecipe() {}
+
+    /** The recipe-header options, appended to a command's own. */
+    static Option[] with(Option... own) {
+        List<Option> all = new ArrayList<>(List.of(own));
+        all.add(Option.builder().longOpt("calibration").hasArgs().argName("FILE|GLOB")
+                .desc("calibration text (default: *.valid.txt of $MOEKIT_DATA or ../shared/data)").get());
+        all.add(Main.opt("calibration-windows", "N", "windows of 256 tokens per calibration file (default 16)"));
+        all.add(Main.flag("all-experts", "route every calibration token through every expert for statistics"));
+        all.add(Main.opt("device", "cpu|gpu[:N]", "where calibration runs (default cpu)"));
+        all.add(Main.opt("seed", "N", "seed (default 0)"));
+        all.add(Main.flag("eval", "evaluate the result against the input (perplexity on the test splits, KL, top-1)"));
+        all.add(Main.flag("replace", "replace an existing output once the new one is complete"));
+        return all.toArray(Option[]::new);
+    }
+
+    static int run(CommandLine cl, PrintStream out, Path in, Path o, List<Recipe.StageEntry> stages) throws Exception {
+        CalibrationSettings cal = new CalibrationSettings(cl.hasOption("calibration") ? List.of(cl.getOptionValues("calibration")) : List.of(),
+                Integer.parseInt(cl.getOptionValue("calibration-windows", "16")), 256, cl.hasOption("all-experts"));
+        Recipe r = new Recipe(in, o, cl.hasOption("replace"), Long.parseLong(cl.getOptionValue("seed", "0")), cl.getOptionValue("device", "cpu"),
+                cal, stages, cl.hasOption("eval") ? new Recipe.EvalSettings(List.of(), null, null, true) : null);
+        RecipeRunner.Result res = new RecipeRunner(Stages.load(), Evaluations.forCli(out), msg -> out.println("moekit: " + msg)).run(r);
+        out.println("moekit: wrote " + res.output());
+        return 0;
+    }
+}
