@@ -1,0 +1,54 @@
+package dev.moekit.recipes.results;
+
+import dev.moekit.eval.DomainResult;
+import dev.moekit.eval.EvalResult;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/** Rows of evaluation results rendered as a Markdown table: perplexity per domain, mean KL, top-1, size. */
+final class ResultTable {
+    record Row(String model, String setting, EvalResult eval, String note, long bytes) {}
+
+    private final List<Row> rows = new ArrayList<>();
+
+    void add(String model, String setting, EvalResult eval, String note, long bytes) {
+        rows.add(new Row(model, setting, eval, note, bytes));
+    }
+
+    List<Row> rows() {
+        return rows;
+    }
+
+    String markdown(String model) {
+        StringBuilder b = new StringBuilder();
+        List<Row> mine = rows.stream().filter(r -> r.model().equals(model)).toList();
+        if (mine.isEmpty()) {
+            return "";
+        }
+        List<String> domains = mine.stream().filter(r -> r.eval() != null).findFirst()
+                .map(r -> r.eval().domains().stream().map(DomainResult::domain).toList()).orElse(List.of());
+        b.append("| setting |");
+        domains.forEach(d -> b.append(' ').append(d).append(" ppl |"));
+        b.append(" mean KL | top-1 | MB on disk | notes |\n|---|");
+        domains.forEach(d -> b.append("---|"));
+        b.append("---|---|---|---|\n");
+        for (Row r : mine) {
+            b.append("| ").append(r.setting()).append(" |");
+            if (r.eval() == null) {
+                domains.forEach(d -> b.append(" - |"));
+                b.append(" - | - | - | ").append(r.note()).append(" |\n");
+                continue;
+            }
+            for (DomainResult d : r.eval().domains()) {
+                b.append(String.format(Locale.ROOT, " %.3f |", d.perplexity()));
+            }
+            double top1 = r.eval().domains().stream().mapToDouble(DomainResult::top1).filter(Double::isFinite).average().orElse(Double.NaN);
+            b.append(r.eval().overallKl() == null ? " 0 |" : String.format(Locale.ROOT, " %.4f |", r.eval().overallKl().mean()));
+            b.append(Double.isNaN(top1) ? " - |" : String.format(Locale.ROOT, " %.1f%% |", 100 * top1));
+            b.append(String.format(Locale.ROOT, " %.1f |", r.bytes() / 1e6));
+            b.append(' ').append(r.note()).append(" |\n");
+        }
+        return b.toString();
+    }
+}
