@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * Perplexity under the evaluation protocol (design.md), and with a reference model the KL divergence
@@ -63,7 +64,8 @@ public final class Evaluator {
             }
             KlStats overall = kls.isEmpty() ? null : KlStats.of(concat(kls));
             return new EvalResult(dir.toString(), ref == null ? null : options.reference().toString(),
-                    options.runtime().device().toString(), options.runtime().precision().name().toLowerCase(),
+                    options.runtime().device().toString(),
+                    options.runtime().precision().name().toLowerCase(Locale.ROOT),
                     options.window(), options.windows(), domains, overall,
                     counter == null ? List.of() : counter.result(), ev.tokensPerSecond(),
                     (System.nanoTime() - start) / 1e9);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moekit.eval.runtime.RuntimeOptions;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -41,9 +42,10 @@ class EvaluatorTest {
     }
 
     @Test
-    void moeModelAgainstItselfHasZeroKlFullAgreementAndCountsEveryChoice() {
+    void moeModelAgainstItselfLayerwiseHasZeroKlFullAgreementAndCountsEveryChoice() {
         EvalOptions o = EvalOptions.of(List.of(Goldens.data("misc.test.txt"))).withWindows(64, 4)
-                .withReference(Goldens.model("mixtral-tiny"));
+                .withReference(Goldens.model("mixtral-tiny"))
+                .withRuntime(RuntimeOptions.cpu().withLayerwise(true).withBatchSize(3));   // one pass, two batches
         EvalResult r = Evaluator.evaluate(Goldens.model("mixtral-tiny"), o, Progress.NONE);
         DomainResult d = r.domains().getFirst();
         assertEquals(4 * 63, d.tokens());

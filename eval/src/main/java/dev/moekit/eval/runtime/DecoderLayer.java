@@ -19,10 +19,11 @@ final class DecoderLayer {
         if (observed) {
             obs.layerInput(layer, h.reshape(-1, shape[2]));                         // [N, hidden]
         }
-        NDArray a = Attention.forward(spec, w, Ops.norm(spec, h, w.get(Role.INPUT_NORM), w.get(Role.INPUT_NORM_BIAS)), ctx, obs);
-        h = h.add(a);                                                               // [B, T, hidden]
-        NDArray x = Ops.norm(spec, h, w.get(Role.POST_ATTN_NORM), w.get(Role.POST_ATTN_NORM_BIAS)).reshape(-1, shape[2]); // [N, hidden]
-        NDArray out = h.add(FeedForward.forward(spec, w, x, ctx, obs).reshape(shape));
+        NDArray x = Ops.norm(spec, h, w.get(Role.INPUT_NORM), w.get(Role.INPUT_NORM_BIAS));  // [B, T, hidden]
+        h = h.add(Attention.forward(spec, w, x, ctx, obs));                         // [B, T, hidden]
+        x = Ops.norm(spec, h, w.get(Role.POST_ATTN_NORM), w.get(Role.POST_ATTN_NORM_BIAS))
+                .reshape(-1, shape[2]);                                             // [N, hidden]
+        NDArray out = h.add(FeedForward.forward(spec, w, x, ctx, obs).reshape(shape));  // [B, T, hidden]
         if (observed) {
             obs.layerOutput(layer, out.reshape(-1, shape[2]));
         }
