@@ -53,15 +53,10 @@ public final class PruningResults {
         int calWindows = args.length > 3 ? Integer.parseInt(args[3]) : 16;
         List<String> models = args.length > 4 ? List.of(args).subList(4, args.length) : List.of("mixtral-tiny", "qwen2moe-tiny");
         Path work = Files.createTempDirectory("moekit-pruning-results");
-        ResultTable table = new ResultTable();
-        long t0 = System.nanoTime();
-        for (String m : models) {
-            runModel(shared, m, work.resolve(m), evalWindows, calWindows, table);
-        }
         StringBuilder md = new StringBuilder();
         md.append("# Expert pruning results\n\n");
         md.append("Produced by `scripts/results-pruning.sh` (").append(Instant.now().toString(), 0, 10).append(", ")
-                .append(String.format(Locale.ROOT, "%.0f min", (System.nanoTime() - t0) / 6e10)).append(" on 2 CPU cores). ");
+                .append(", on 2 CPU cores). ");
         md.append("Calibration: ").append(calWindows).append(" windows of 256 tokens from each `*.valid.txt` split. ");
         md.append("Evaluation: the first ").append(evalWindows).append(" windows of 256 tokens of each `*.test.txt` split (the golden ")
                 .append("protocol uses 32), perplexity per domain, KL divergence of the pruned model's next-token distribution from ")
@@ -70,12 +65,12 @@ public final class PruningResults {
                 .append("distances (no calibration) and keeps the member nearest each cluster's mean; STUN+OWL removes 25% of the ")
                 .append("experts first and OWL prunes the rest to the total sparsity (decoder Linear weights, removed experts ")
                 .append("counted as pruned).\n\n");
+        ResultTable table = new ResultTable(outMd, md.toString(), models);
+        long t0 = System.nanoTime();
         for (String m : models) {
-            md.append("## ").append(m).append("\n\n").append(table.markdown(m)).append('\n');
+            runModel(shared, m, work.resolve(m), evalWindows, calWindows, table);
         }
-        Files.createDirectories(outMd.toAbsolutePath().getParent());
-        Files.writeString(outMd, md.toString());
-        System.out.println(md);
+        table.write();
     }
 
     private static void runModel(Path shared, String name, Path work, int evalWindows, int calWindows, ResultTable table) throws Exception {

@@ -52,14 +52,9 @@ public final class QuantResults {
         int calWindows = args.length > 3 ? Integer.parseInt(args[3]) : 8;
         List<String> models = args.length > 4 ? List.of(args).subList(4, args.length) : List.of("mixtral-tiny", "qwen2moe-tiny");
         Path work = Files.createTempDirectory("moekit-quant-results");
-        ResultTable table = new ResultTable();
-        long t0 = System.nanoTime();
-        for (String m : models) {
-            runModel(shared, m, work.resolve(m), evalWindows, calWindows, table);
-        }
         StringBuilder md = new StringBuilder("# Quantization results\n\n");
         md.append("Produced by `scripts/results-quantization.sh` (").append(Instant.now().toString(), 0, 10).append(", ")
-                .append(String.format(Locale.ROOT, "%.0f min", (System.nanoTime() - t0) / 6e10)).append(" on 2 CPU cores). ")
+                .append(", on 2 CPU cores). ")
                 .append("Every output is written as compressed-tensors `pack-quantized` (symmetric, groups of 128, scales in the ")
                 .append("checkpoint dtype; routers, embeddings, norms and lm_head unquantized), its size on disk measured, then ")
                 .append("dequantized and evaluated on the first ").append(evalWindows).append(" windows of 256 tokens of each ")
@@ -71,12 +66,12 @@ public final class QuantResults {
                 .append("average at the least estimated error. 'bits' is the average stored bits per quantized weight, scales ")
                 .append("included. Per-expert choices (most used, outliers) give a layer's experts different widths, which fused ")
                 .append("MoE kernels (vLLM, llama.cpp) cannot run; the other rows keep one width per layer of experts.\n\n");
+        ResultTable table = new ResultTable(outMd, md.toString(), models);
+        long t0 = System.nanoTime();
         for (String m : models) {
-            md.append("## ").append(m).append("\n\n").append(table.markdown(m)).append('\n');
+            runModel(shared, m, work.resolve(m), evalWindows, calWindows, table);
         }
-        Files.createDirectories(outMd.toAbsolutePath().getParent());
-        Files.writeString(outMd, md.toString());
-        System.out.println(md);
+        table.write();
     }
 
     private static void runModel(Path shared, String name, Path work, int evalWindows, int calWindows, ResultTable table) throws Exception {

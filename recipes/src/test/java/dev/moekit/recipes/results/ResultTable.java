@@ -11,9 +11,33 @@ final class ResultTable {
     record Row(String model, String setting, EvalResult eval, String note, long bytes) {}
 
     private final List<Row> rows = new ArrayList<>();
+    private final java.nio.file.Path file;
+    private final String header;
+    private final List<String> models;
+
+    /** A table rewritten to {@code file} after every row, so an interrupted run keeps what it measured. */
+    ResultTable(java.nio.file.Path file, String header, List<String> models) {
+        this.file = file;
+        this.header = header;
+        this.models = List.copyOf(models);
+    }
 
     void add(String model, String setting, EvalResult eval, String note, long bytes) {
         rows.add(new Row(model, setting, eval, note, bytes));
+        write();
+    }
+
+    void write() {
+        StringBuilder md = new StringBuilder(header);
+        for (String m : models) {
+            md.append("## ").append(m).append("\n\n").append(markdown(m)).append('\n');
+        }
+        try {
+            java.nio.file.Files.createDirectories(file.toAbsolutePath().getParent());
+            java.nio.file.Files.writeString(file, md.toString());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     List<Row> rows() {
