@@ -58,7 +58,8 @@ public final class QuantizeStage extends RecordStage<QuantizeStage.Parameters> {
                              List<Integer> candidateBits, String quantmoe, Boolean uniformExpertBits, Double dampPercent,
                              Boolean actOrder, Long minTokens, Long maxShardBytes) {
         public Parameters {
-            options(); // validates everything once, at recipe load
+            // validated by QuantizeStage.validate once bound: options() reads the fields, which a compact
+            // constructor assigns only after its body
         }
 
         QuantOptions options() {
@@ -99,6 +100,11 @@ public final class QuantizeStage extends RecordStage<QuantizeStage.Parameters> {
 
     public QuantizeStage() {
         super("quantize", "RTN/GPTQ weight quantization with per-module bits (fake-quant, compressed-tensors, GPTQ)", Parameters.class);
+    }
+
+    @Override
+    protected void validate(Parameters p) {
+        p.options();
     }
 
     @Override

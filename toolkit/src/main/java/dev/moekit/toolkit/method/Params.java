@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.exc.InvalidFormatException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
@@ -24,7 +23,6 @@ public final class Params {
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
             .enable(MapperFeature.ACCEPT_CASE_INSENSITIVE_ENUMS)
-            .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
             .build();
 
     private Params() {}
@@ -35,12 +33,14 @@ public final class Params {
             throw new IllegalArgumentException("stage '" + stage + "': parameters must be a mapping, got " + p.getNodeType());
         }
         try {
-            return MAPPER.treeToValue(p, type);
+            // Keys are renamed here rather than with a Jackson naming strategy: with a strategy, Jackson builds records
+            // through their canonical constructor with nulls and then sets the fields, skipping validation.
+            return MAPPER.treeToValue(toCamel(stage, p), type);
         } catch (UnrecognizedPropertyException e) {
-            String known = e.getKnownPropertyIds().stream().map(Object::toString).sorted().collect(Collectors.joining(", "));
-            throw new IllegalArgumentException("stage '" + stage + "': unknown key '" + e.getPropertyName() + "' (known: " + known + ")");
+            String known = e.getKnownPropertyIds().stream().map(o -> toSnake(o.toString())).sorted().collect(Collectors.joining(", "));
+            throw new IllegalArgumentException("stage '" + stage + "': unknown key '" + toSnake(e.getPropertyName()) + "' (known: " + known + ")");
         } catch (InvalidFormatException e) {
-            String key = e.getPath().isEmpty() ? "?" : e.getPath().getLast().getFieldName();
+            String key = e.getPath().isEmpty() ? "?" : toSnake(e.getPath().getLast().getFieldName());
             String allowed = e.getTargetType().isEnum()
                     ? " (allowed: " + Arrays.stream(e.getTargetType().getEnumConstants()).map(o -> o.toString().toLowerCase()).collect(Collectors.joining(", ")) + ")"
                     : "";
@@ -53,8 +53,58 @@ public final class Params {
         }
     }
 
-    /** The record back as JSON, for provenance (defaults resolved). */
+    /** The record back as JSON with snake_case keys, for provenance (defaults resolved). */
     public static ObjectNode toJson(Object params) {
-        return MAPPER.valueToTree(params);
+        return (ObjectNode) rename(MAPPER.valueToTree(params), Params::toSnake);
+    }
+
+    /** Recipe keys are snake_case; camelCase spellings are refused so that one key has one spelling. */
+    private static JsonNode toCamel(String stage, JsonNode n) {
+        return rename(n, k -> {
+            if (!k.equals(k.toLowerCase(java.util.Locale.ROOT))) {
+                throw new IllegalArgumentException("stage '" + stage + "': key '" + k + "' must be snake_case ('" + toSnake(k) + "')");
+            }
+            return toCamel(k);
+        });
+    }
+
+    private static JsonNode rename(JsonNode n, java.util.function.UnaryOperator<String> f) {
+        if (n.isObject()) {
+            ObjectNode o = MAPPER.createObjectNode();
+            n.fields().forEachRemaining(e -> o.set(f.apply(e.getKey()), rename(e.getValue(), f)));
+            return o;
+        }
+        if (n.isArray()) {
+            var a = MAPPER.createArrayNode();
+            n.forEach(x -> a.add(rename(x, f)));
+            return a;
+        }
+        return n;
+    }
+
+    static String toCamel(String snake) {
+        StringBuilder b = new StringBuilder();
+        boolean up = false;
+        for (char c : snake.toCharArray()) {
+            if (c == '_') {
+                up = true;
+            } else {
+                b.append(up ? Character.toUpperCase(c) : c);
+                up = false;
+            }
+        }
+        return b.toString();
+    }
+
+    static String toSnake(String camel) {
+        StringBuilder b = new StringBuilder();
+        for (char c : camel.toCharArray()) {
+            if (Character.isUpperCase(c)) {
+                b.append('_').append(Character.toLowerCase(c));
+            } else {
+                b.append(c);
+            }
+        }
+        return b.toString();
     }
 }
