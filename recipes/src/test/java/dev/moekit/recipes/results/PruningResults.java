@@ -56,7 +56,7 @@ public final class PruningResults {
         StringBuilder md = new StringBuilder();
         md.append("# Expert pruning results\n\n");
         md.append("Produced by `scripts/results-pruning.sh` (").append(Instant.now().toString(), 0, 10).append(", ")
-                .append(", on 2 CPU cores). ");
+                .append(Runtime.getRuntime().availableProcessors()).append(" CPU cores). ");
         md.append("Calibration: ").append(calWindows).append(" windows of 256 tokens from each `*.valid.txt` split. ");
         md.append("Evaluation: the first ").append(evalWindows).append(" windows of 256 tokens of each `*.test.txt` split (the golden ")
                 .append("protocol uses 32), perplexity per domain, KL divergence of the pruned model's next-token distribution from ")

@@ -54,7 +54,7 @@ public final class QuantResults {
         Path work = Files.createTempDirectory("moekit-quant-results");
         StringBuilder md = new StringBuilder("# Quantization results\n\n");
         md.append("Produced by `scripts/results-quantization.sh` (").append(Instant.now().toString(), 0, 10).append(", ")
-                .append(", on 2 CPU cores). ")
+                .append(Runtime.getRuntime().availableProcessors()).append(" CPU cores). ")
                 .append("Every output is written as compressed-tensors `pack-quantized` (symmetric, groups of 128, scales in the ")
                 .append("checkpoint dtype; routers, embeddings, norms and lm_head unquantized), its size on disk measured, then ")
                 .append("dequantized and evaluated on the first ").append(evalWindows).append(" windows of 256 tokens of each ")
