@@ -66,7 +66,6 @@ public final class PruningResults {
                 .append("experts first and OWL prunes the rest to the total sparsity (decoder Linear weights, removed experts ")
                 .append("counted as pruned).\n\n");
         ResultTable table = new ResultTable(outMd, md.toString(), models);
-        long t0 = System.nanoTime();
         for (String m : models) {
             runModel(shared, m, work.resolve(m), evalWindows, calWindows, table);
         }
@@ -74,12 +73,11 @@ public final class PruningResults {
     }
 
     private static void runModel(Path shared, String name, Path work, int evalWindows, int calWindows, ResultTable table) throws Exception {
-        Path orig = shared.resolve("models").resolve(name);
-        List<Path> test = Globs.expand(List.of(shared.resolve("data/*.test.txt").toString()));
-        EvalOptions ev = EvalOptions.of(test).withWindows(256, evalWindows).withReference(orig);
-        CalibrationOptions cal = CalibrationOptions.defaults(shared.resolve("data")).withWindows(256, calWindows);
-        Files.createDirectories(work);
-        table.add(name, "unpruned", Evaluator.evaluate(orig, EvalOptions.of(test).withWindows(256, evalWindows), Progress.NONE), "", bytes(orig));
+        ModelSetup setup = ModelSetup.of(shared, name, work, evalWindows, calWindows);
+        setup.baseline(table, "unpruned");
+        Path orig = setup.original();
+        EvalOptions ev = setup.eval();
+        CalibrationOptions cal = setup.calibration();
         StatsSource stats;
         try (CausalLm model = CausalLm.open(orig, RuntimeOptions.cpu())) {
             List<TokenBatch> batches = Calibration.batches(orig, cal, 8);
@@ -95,7 +93,7 @@ public final class PruningResults {
                     table.add(name, setting, null, "not run: " + e.getMessage().replace('|', '/'), 0);
                     continue;
                 }
-                table.add(name, setting, Evaluator.evaluate(out, ev, Progress.NONE), "", bytes(out));
+                table.add(name, setting, Evaluator.evaluate(out, ev, Progress.NONE), "", ModelSetup.bytes(out));
                 System.err.println(name + ": " + setting + " done");
             }
         }
@@ -103,14 +101,14 @@ public final class PruningResults {
             Path owl = work.resolve("owl-" + Math.round(total * 100));
             SparsityReport r = sparsify(orig, owl, total, cal);
             table.add(name, String.format(Locale.ROOT, "OWL alone, %d%% total sparsity", Math.round(total * 100)),
-                    Evaluator.evaluate(owl, ev, Progress.NONE), String.format(Locale.ROOT, "nominal %.1f%%", 100 * r.nominalSparsity()), bytes(owl));
+                    Evaluator.evaluate(owl, ev, Progress.NONE), String.format(Locale.ROOT, "nominal %.1f%%", 100 * r.nominalSparsity()), ModelSetup.bytes(owl));
             Path stun = work.resolve("stun-25");
             Path both = work.resolve("stun-owl-" + Math.round(total * 100));
             double s = (total * linear(orig) - (linear(orig) - linear(stun))) / linear(stun);
             SparsityReport r2 = sparsify(stun, both, s, cal);
             table.add(name, String.format(Locale.ROOT, "STUN 25%% experts + OWL, %d%% total sparsity", Math.round(total * 100)),
                     Evaluator.evaluate(both, ev, Progress.NONE),
-                    String.format(Locale.ROOT, "OWL at %.1f%% of the rest (nominal %.1f%%)", 100 * s, 100 * r2.nominalSparsity()), bytes(both));
+                    String.format(Locale.ROOT, "OWL at %.1f%% of the rest (nominal %.1f%%)", 100 * s, 100 * r2.nominalSparsity()), ModelSetup.bytes(both));
             System.err.println(name + ": OWL " + total + " done");
         }
     }
@@ -127,12 +125,6 @@ public final class PruningResults {
         try (Checkpoint c = Checkpoint.open(dir)) {
             ParamCount pc = ParamCount.of(c, ModelSpec.of(c));
             return LINEAR.stream().mapToLong(pc::params).sum();
-        }
-    }
-
-    private static long bytes(Path dir) {
-        try (Checkpoint c = Checkpoint.open(dir)) {
-            return c.totalBytes();
         }
     }
 }

@@ -67,7 +67,6 @@ public final class QuantResults {
                 .append("included. Per-expert choices (most used, outliers) give a layer's experts different widths, which fused ")
                 .append("MoE kernels (vLLM, llama.cpp) cannot run; the other rows keep one width per layer of experts.\n\n");
         ResultTable table = new ResultTable(outMd, md.toString(), models);
-        long t0 = System.nanoTime();
         for (String m : models) {
             runModel(shared, m, work.resolve(m), evalWindows, calWindows, table);
         }
@@ -75,12 +74,11 @@ public final class QuantResults {
     }
 
     private static void runModel(Path shared, String name, Path work, int evalWindows, int calWindows, ResultTable table) throws Exception {
-        Path orig = shared.resolve("models").resolve(name);
-        List<Path> test = Globs.expand(List.of(shared.resolve("data/*.test.txt").toString()));
-        EvalOptions ev = EvalOptions.of(test).withWindows(256, evalWindows).withReference(orig);
-        CalibrationOptions cal = CalibrationOptions.defaults(shared.resolve("data")).withWindows(256, calWindows);
-        Files.createDirectories(work);
-        table.add(name, "bf16 original", Evaluator.evaluate(orig, EvalOptions.of(test).withWindows(256, evalWindows), Progress.NONE), "", bytes(orig));
+        ModelSetup setup = ModelSetup.of(shared, name, work, evalWindows, calWindows);
+        setup.baseline(table, "bf16 original");
+        Path orig = setup.original();
+        EvalOptions ev = setup.eval();
+        CalibrationOptions cal = setup.calibration();
         ExpertUsage usage = usage(orig, cal);
         int layers;
         int experts;
@@ -130,7 +128,7 @@ public final class QuantResults {
         Dequantize.run(out, plain, DType.F32, CheckpointWriter.Options.defaults());
         EvalResult e = Evaluator.evaluate(plain, ev, Progress.NONE);
         String note = String.format(Locale.ROOT, "%.2f bits", r.averageStoredBits()) + (r.fallbacks() > 0 ? ", " + r.fallbacks() + " RTN fallbacks" : "");
-        table.add(model, setting, e, note, bytes(out));
+        table.add(model, setting, e, note, ModelSetup.bytes(out));
         System.err.println(model + ": " + setting + " done");
     }
 
@@ -143,12 +141,6 @@ public final class QuantResults {
                 m.put(lr.layer(), lr.counts());
             }
             return new ExpertUsage(m);
-        }
-    }
-
-    private static long bytes(Path dir) {
-        try (Checkpoint c = Checkpoint.open(dir)) {
-            return c.totalBytes();
         }
     }
 }
