@@ -20,7 +20,6 @@ import dev.moekit.prune.sparse.UnstructuredPruner;
 import dev.moekit.prune.stats.StatsSource;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.CheckpointWriter;
-import dev.moekit.toolkit.io.Globs;
 import dev.moekit.toolkit.model.ModelSpec;
 import dev.moekit.toolkit.model.ParamCount;
 import dev.moekit.toolkit.model.Role;

@@ -25,7 +25,6 @@ import dev.moekit.quantize.Quantizer;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.CheckpointWriter;
 import dev.moekit.toolkit.io.DType;
-import dev.moekit.toolkit.io.Globs;
 import dev.moekit.toolkit.model.ModelSpec;
 import java.nio.file.Files;
 import java.nio.file.Path;
