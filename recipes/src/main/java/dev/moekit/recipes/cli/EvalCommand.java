@@ -2,7 +2,6 @@ package dev.moekit.recipes.cli;
 
 import dev.moekit.eval.EvalOptions;
 import dev.moekit.eval.EvalResult;
-import dev.moekit.eval.Evaluator;
 import dev.moekit.eval.runtime.Precision;
 import dev.moekit.eval.runtime.RuntimeOptions;
 import dev.moekit.toolkit.io.Globs;
@@ -67,10 +66,7 @@ final class EvalCommand implements Command {
         if (cl.hasOption("ref")) {
             opts = opts.withReference(Path.of(cl.getOptionValue("ref")));
         }
-        EvalResult r;
-        try (EvalInput in = EvalInput.of(model, msg -> System.err.println("moekit: " + msg))) {
-            r = Evaluator.evaluate(in.path(), opts, new ProgressBar(System.err)).withModel(model.toString());
-        }
+        EvalResult r = EvalInput.evaluate(model, opts, msg -> System.err.println("moekit: " + msg));
         String json = cl.getOptionValue("json");
         if ("-".equals(json)) {
             out.println(Json.PRETTY.writeValueAsString(r.toJson()));

@@ -1,5 +1,8 @@
 package dev.moekit.recipes.cli;
 
+import dev.moekit.eval.EvalOptions;
+import dev.moekit.eval.EvalResult;
+import dev.moekit.eval.Evaluator;
 import dev.moekit.quantize.Dequantize;
 import dev.moekit.toolkit.io.CheckpointWriter;
 import dev.moekit.toolkit.io.DType;
@@ -16,6 +19,13 @@ import java.util.function.Consumer;
  * hold.
  */
 record EvalInput(Path path, Path temp) implements AutoCloseable {
+    /** Evaluates {@code model} (dequantizing it first if packed), reporting it under its own name, progress on stderr. */
+    static EvalResult evaluate(Path model, EvalOptions options, Consumer<String> log) {
+        try (EvalInput in = of(model, log)) {
+            return Evaluator.evaluate(in.path(), options, new ProgressBar(System.err)).withModel(model.toString());
+        }
+    }
+
     static EvalInput of(Path model, Consumer<String> log) {
         if (!Dequantize.isPacked(model)) {
             return new EvalInput(model, null);

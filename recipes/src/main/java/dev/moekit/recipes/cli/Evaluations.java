@@ -3,7 +3,6 @@ package dev.moekit.recipes.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.moekit.eval.EvalOptions;
 import dev.moekit.eval.EvalResult;
-import dev.moekit.eval.Evaluator;
 import dev.moekit.recipes.run.Evaluation;
 import dev.moekit.toolkit.io.Globs;
 import java.io.PrintStream;
@@ -21,11 +20,9 @@ final class Evaluations {
             if (reference != null) {
                 o = o.withReference(reference);
             }
-            try (EvalInput in = EvalInput.of(model, log)) {
-                EvalResult r = Evaluator.evaluate(in.path(), o, new ProgressBar(System.err)).withModel(model.toString());
-                out.print(r.table());
-                return r.toJson();
-            }
+            EvalResult r = EvalInput.evaluate(model, o, log);
+            out.print(r.table());
+            return r.toJson();
         };
     }
 }

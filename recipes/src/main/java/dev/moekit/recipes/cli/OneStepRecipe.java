@@ -33,6 +33,14 @@ final class OneStepRecipe {
         return all.toArray(Option[]::new);
     }
 
+    /** The {@code <in> <out>} arguments of a method command (exactly two). */
+    static Path[] inOut(CommandLine cl) {
+        Path in = Path.of(Main.arg(cl, 0, "<in> checkpoint folder"));
+        Path o = Path.of(Main.arg(cl, 1, "<out> folder"));
+        Main.expectArgs(cl, 2);
+        return new Path[] {in, o};
+    }
+
     static int run(CommandLine cl, PrintStream out, Path in, Path o, List<Recipe.StageEntry> stages) throws Exception {
         CalibrationSettings cal = new CalibrationSettings(cl.hasOption("calibration") ? List.of(cl.getOptionValues("calibration")) : List.of(),
                 Integer.parseInt(cl.getOptionValue("calibration-windows", "16")), 256, cl.hasOption("all-experts"));

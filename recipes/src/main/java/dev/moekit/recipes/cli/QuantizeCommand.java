@@ -52,9 +52,9 @@ final class QuantizeCommand implements Command {
 
     @Override
     public int run(CommandLine cl, PrintStream out) throws Exception {
-        Path in = Path.of(Main.arg(cl, 0, "<in> checkpoint folder"));
-        Path o = Path.of(Main.arg(cl, 1, "<out> folder"));
-        Main.expectArgs(cl, 2);
+        Path[] io = OneStepRecipe.inOut(cl);
+        Path in = io[0];
+        Path o = io[1];
         ObjectNode p = Json.PRETTY.createObjectNode();
         p.put("method", cl.getOptionValue("method", "rtn"));
         p.put("format", cl.getOptionValue("format", "compressed-tensors"));

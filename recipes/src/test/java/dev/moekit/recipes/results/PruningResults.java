@@ -23,7 +23,6 @@ import dev.moekit.toolkit.io.CheckpointWriter;
 import dev.moekit.toolkit.model.ModelSpec;
 import dev.moekit.toolkit.model.ParamCount;
 import dev.moekit.toolkit.model.Role;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.EnumSet;
@@ -46,12 +45,9 @@ public final class PruningResults {
     private PruningResults() {}
 
     public static void main(String[] args) throws Exception {
-        Path shared = Path.of(args[0]);
-        Path outMd = Path.of(args[1]);
-        int evalWindows = args.length > 2 ? Integer.parseInt(args[2]) : 16;
-        int calWindows = args.length > 3 ? Integer.parseInt(args[3]) : 16;
-        List<String> models = args.length > 4 ? List.of(args).subList(4, args.length) : List.of("mixtral-tiny", "qwen2moe-tiny");
-        Path work = Files.createTempDirectory("moekit-pruning-results");
+        RunArgs a = RunArgs.parse(args, 16, 16, "moekit-pruning-results");
+        int evalWindows = a.evalWindows();
+        int calWindows = a.calWindows();
         StringBuilder md = new StringBuilder();
         md.append("# Expert pruning results\n\n");
         md.append("Produced by `scripts/results-pruning.sh` (").append(Instant.now().toString(), 0, 10).append(", ")
@@ -64,15 +60,16 @@ public final class PruningResults {
                 .append("distances (no calibration) and keeps the member nearest each cluster's mean; STUN+OWL removes 25% of the ")
                 .append("experts first and OWL prunes the rest to the total sparsity (decoder Linear weights, removed experts ")
                 .append("counted as pruned).\n\n");
-        ResultTable table = new ResultTable(outMd, md.toString(), models);
-        for (String m : models) {
-            runModel(shared, m, work.resolve(m), evalWindows, calWindows, table);
+        ResultTable table = new ResultTable(a.outMd(), md.toString(), a.models());
+        for (String m : a.models()) {
+            runModel(a.setup(m), table);
         }
         table.write();
     }
 
-    private static void runModel(Path shared, String name, Path work, int evalWindows, int calWindows, ResultTable table) throws Exception {
-        ModelSetup setup = ModelSetup.of(shared, name, work, evalWindows, calWindows);
+    private static void runModel(ModelSetup setup, ResultTable table) throws Exception {
+        String name = setup.name();
+        Path work = setup.work();
         setup.baseline(table, "unpruned");
         Path orig = setup.original();
         EvalOptions ev = setup.eval();

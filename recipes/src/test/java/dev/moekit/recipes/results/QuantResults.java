@@ -26,7 +26,6 @@ import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.CheckpointWriter;
 import dev.moekit.toolkit.io.DType;
 import dev.moekit.toolkit.model.ModelSpec;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.HashMap;
@@ -45,12 +44,9 @@ public final class QuantResults {
     private QuantResults() {}
 
     public static void main(String[] args) throws Exception {
-        Path shared = Path.of(args[0]);
-        Path outMd = Path.of(args[1]);
-        int evalWindows = args.length > 2 ? Integer.parseInt(args[2]) : 8;
-        int calWindows = args.length > 3 ? Integer.parseInt(args[3]) : 8;
-        List<String> models = args.length > 4 ? List.of(args).subList(4, args.length) : List.of("mixtral-tiny", "qwen2moe-tiny");
-        Path work = Files.createTempDirectory("moekit-quant-results");
+        RunArgs a = RunArgs.parse(args, 8, 8, "moekit-quant-results");
+        int evalWindows = a.evalWindows();
+        int calWindows = a.calWindows();
         StringBuilder md = new StringBuilder("# Quantization results\n\n");
         md.append("Produced by `scripts/results-quantization.sh` (").append(Instant.now().toString(), 0, 10).append(", ")
                 .append(Runtime.getRuntime().availableProcessors()).append(" CPU cores). ")
@@ -65,15 +61,16 @@ public final class QuantResults {
                 .append("average at the least estimated error. 'bits' is the average stored bits per quantized weight, scales ")
                 .append("included. Per-expert choices (most used, outliers) give a layer's experts different widths, which fused ")
                 .append("MoE kernels (vLLM, llama.cpp) cannot run; the other rows keep one width per layer of experts.\n\n");
-        ResultTable table = new ResultTable(outMd, md.toString(), models);
-        for (String m : models) {
-            runModel(shared, m, work.resolve(m), evalWindows, calWindows, table);
+        ResultTable table = new ResultTable(a.outMd(), md.toString(), a.models());
+        for (String m : a.models()) {
+            runModel(a.setup(m), table);
         }
         table.write();
     }
 
-    private static void runModel(Path shared, String name, Path work, int evalWindows, int calWindows, ResultTable table) throws Exception {
-        ModelSetup setup = ModelSetup.of(shared, name, work, evalWindows, calWindows);
+    private static void runModel(ModelSetup setup, ResultTable table) throws Exception {
+        String name = setup.name();
+        Path work = setup.work();
         setup.baseline(table, "bf16 original");
         Path orig = setup.original();
         EvalOptions ev = setup.eval();
