@@ -30,27 +30,34 @@ public final class Params {
     public static <T> T bind(String stage, JsonNode params, Class<T> type) {
         JsonNode p = params == null || params.isNull() ? MAPPER.createObjectNode() : params;
         if (!p.isObject()) {
-            throw new IllegalArgumentException("stage '" + stage + "': parameters must be a mapping, got " + p.getNodeType());
+            throw new IllegalArgumentException(where(stage) + "parameters must be a mapping, got " + p.getNodeType());
         }
         try {
             // Keys are renamed here rather than with a Jackson naming strategy: with a strategy, Jackson builds records
             // through their canonical constructor with nulls and then sets the fields, skipping validation.
             return MAPPER.treeToValue(toCamel(stage, p), type);
         } catch (UnrecognizedPropertyException e) {
-            String known = e.getKnownPropertyIds().stream().map(o -> toSnake(o.toString())).sorted().collect(Collectors.joining(", "));
-            throw new IllegalArgumentException("stage '" + stage + "': unknown key '" + toSnake(e.getPropertyName()) + "' (known: " + known + ")");
+            java.util.List<String> known = e.getKnownPropertyIds().stream().map(o -> toSnake(o.toString())).sorted().toList();
+            String key = toSnake(e.getPropertyName());
+            throw new IllegalArgumentException(where(stage) + "unknown key '" + key + "'" + Suggest.didYouMean(key, known)
+                    + " (known: " + String.join(", ", known) + ")");
         } catch (InvalidFormatException e) {
             String key = e.getPath().isEmpty() ? "?" : toSnake(e.getPath().getLast().getFieldName());
             String allowed = e.getTargetType().isEnum()
                     ? " (allowed: " + Arrays.stream(e.getTargetType().getEnumConstants()).map(o -> o.toString().toLowerCase()).collect(Collectors.joining(", ")) + ")"
                     : "";
-            throw new IllegalArgumentException("stage '" + stage + "': bad value " + e.getValue() + " for '" + key + "'" + allowed);
+            throw new IllegalArgumentException(where(stage) + "bad value " + e.getValue() + " for '" + key + "'" + allowed);
         } catch (ValueInstantiationException e) {
             Throwable c = e.getCause() != null ? e.getCause() : e;
-            throw new IllegalArgumentException("stage '" + stage + "': " + c.getMessage());
+            throw new IllegalArgumentException(where(stage) + "" + c.getMessage());
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalArgumentException("stage '" + stage + "': " + e.getOriginalMessage());
+            throw new IllegalArgumentException(where(stage) + "" + e.getOriginalMessage());
         }
+    }
+
+    /** The prefix of messages: {@code stage 'x': } for a bare name, else the description as given. */
+    private static String where(String what) {
+        return what.contains(" ") || what.contains("'") ? what + ": " : "stage '" + what + "': ";
     }
 
     /** The record back as JSON with snake_case keys, for provenance (defaults resolved). */
@@ -62,7 +69,7 @@ public final class Params {
     private static JsonNode toCamel(String stage, JsonNode n) {
         return rename(n, k -> {
             if (!k.equals(k.toLowerCase(java.util.Locale.ROOT))) {
-                throw new IllegalArgumentException("stage '" + stage + "': key '" + k + "' must be snake_case ('" + toSnake(k) + "')");
+                throw new IllegalArgumentException(where(stage) + "key '" + k + "' must be snake_case ('" + toSnake(k) + "')");
             }
             return toCamel(k);
         });

@@ -1,0 +1,297 @@
+package dev.moekit.pipeline;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moekit.eval.EvalResult;
+import dev.moekit.pipeline.eval.Evaluation;
+import dev.moekit.pipeline.io.DataFiles;
+import dev.moekit.pipeline.io.Fingerprint;
+import dev.moekit.pipeline.io.OutputLock;
+import dev.moekit.pipeline.io.Outputs;
+import dev.moekit.pipeline.recipe.Recipe;
+import dev.moekit.pipeline.recipe.StageEntry;
+import dev.moekit.pipeline.stage.BoundStage;
+import dev.moekit.pipeline.stage.Layout;
+import dev.moekit.pipeline.stage.Plan;
+import dev.moekit.pipeline.stage.PlanInput;
+import dev.moekit.pipeline.stage.StageContext;
+import dev.moekit.pipeline.stage.StageType;
+import dev.moekit.pipeline.stage.UnitContext;
+import dev.moekit.pipeline.stage.WorkUnit;
+import dev.moekit.toolkit.io.Checkpoint;
+import dev.moekit.toolkit.io.CheckpointException;
+import dev.moekit.toolkit.io.FileTrees;
+import dev.moekit.toolkit.io.Json;
+import dev.moekit.toolkit.method.CalibrationSettings;
+import dev.moekit.toolkit.method.Methods;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The pipeline every front end calls (CLI, Maven plugin, batch workers): {@link #prepare} validates and plans a
+ * recipe without writing anything; {@link #run} executes it.
+ *
+ * <p>A run takes the output's lock, then runs stage by stage in {@code <output>.work/NN-<stage>/}: the stage is
+ * planned again on its real input, its units run in {@code units/<id>/}, the stage commits to {@code out/}, and a
+ * marker with the stage's resume key is written last. The key covers the input's fingerprint (content of config and
+ * index, every shard's size, header, mtime and inode), each further input's, the resolved parameters, seed, device,
+ * the calibration files' content hashes and settings, and moekit's version, chained through the stages; a finished
+ * stage whose key matches is reused, any other folder is removed before the stage runs again. The evaluation
+ * follows, then the provenance is written into the final folder, which is moved into place under the lock (an
+ * existing output is swapped, never left missing; see {@link Outputs}), and the work folder is removed.
+ *
+ * <p>Stopped with SIGTERM or Ctrl-C, a run removes the unfinished stage's folder and keeps finished stages for the
+ * next run; after a hard kill the next run removes the unfinished stage (it has no marker) and reuses the rest
+ * under the rule above. The input is never written.
+ */
+public final class Pipeline {
+    static final String MARKER = "moekit_stage.json";
+
+    private final Methods methods;
+    private final Events events;
+    private final Evaluation evaluation;
+
+    public Pipeline(Methods methods, Events events) {
+        this.methods = methods;
+        this.events = events;
+        this.evaluation = new Evaluation(methods);
+    }
+
+    /** The pipeline over every registered method. */
+    public static Pipeline standard(Events events) {
+        return new Pipeline(Methods.standard(), events);
+    }
+
+    public Evaluation evaluation() {
+        return evaluation;
+    }
+
+    /** What a run produced. */
+    public record Result(Path output, ObjectNode provenance, EvalResult eval) {}
+
+    /**
+     * Validates everything and plans every stage: input opens and parses, the output may be written, every stage's
+     * parameters bind and fit the planned input, the data exist. Writes nothing.
+     */
+    public Prepared prepare(Recipe r) {
+        Path input = r.model();
+        if (!Files.isDirectory(input)) {
+            throw new CheckpointException(input + ": model folder not found");
+        }
+        input = Outputs.real(input);
+        Path output = r.output();
+        List<BoundStage<?>> stages = new ArrayList<>();
+        var registry = methods.kind(StageType.KIND);
+        for (StageEntry e : r.stages()) {
+            stages.add(BoundStage.bind(registry.get(e.name()), e.params()));
+        }
+        List<List<Path>> extra = new ArrayList<>();
+        List<Path> allInputs = new ArrayList<>(List.of(input));
+        for (BoundStage<?> s : stages) {
+            List<Path> ex = extraInputs(s, r);
+            extra.add(ex);
+            allInputs.addAll(ex);
+        }
+        Outputs.checkSeparate(output, allInputs);
+        Outputs.checkWritable(output, r.replace());
+        boolean calibrates = stages.stream().anyMatch(BoundStage::needsCalibration);
+        List<DataFiles.DataFile> cal = calibrates ? DataFiles.resolve(r.calibration().data(), "*.valid.txt", "calibration") : List.of();
+        List<DataFiles.DataFile> evalData = r.eval() == null ? List.of() : Evaluation.data(r.eval());
+        if (r.eval() != null) {
+            Evaluation.runtime(r.eval(), r.device());
+        }
+        StageContext ctx = context(r, input, cal);
+        List<Plan> plans = new ArrayList<>();
+        Layout layout;
+        try (Checkpoint c = Checkpoint.open(input)) {
+            layout = Layout.of(c);
+        }
+        Path real = input;
+        for (int i = 0; i < stages.size(); i++) {
+            Plan p;
+            try {
+                p = stages.get(i).plan(new PlanInput(layout, real, extra.get(i)), ctx);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("stage " + (i + 1) + " (" + stages.get(i).name() + "): " + e.getMessage(), e);
+            }
+            plans.add(p);
+            layout = p.output();
+            real = null;
+        }
+        return new Prepared(r, input, output, stages, extra, plans, cal, evalData);
+    }
+
+    private static List<Path> extraInputs(BoundStage<?> s, Recipe r) {
+        List<Path> out = new ArrayList<>();
+        for (String p : extra(s)) {
+            Path path = Path.of(p);
+            Path abs = path.isAbsolute() ? path : r.model().getParent().resolve(path);
+            if (!Files.isDirectory(abs)) {
+                throw new CheckpointException(abs + ": input checkpoint of stage " + s.name() + " not found");
+            }
+            out.add(Outputs.real(abs));
+        }
+        return out;
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private static List<String> extra(BoundStage<?> s) {
+        return ((StageType) s.type()).extraInputs(s.params());
+    }
+
+    private StageContext context(Recipe r, Path input, List<DataFiles.DataFile> cal) {
+        CalibrationSettings c = r.calibration();
+        CalibrationSettings resolved = new CalibrationSettings(DataFiles.paths(cal), c.windows(), c.window(), c.allExperts());
+        return new StageContext(input, resolved, r.device(), r.seed(), events);
+    }
+
+    /** Prepares and runs {@code r}. */
+    public Result run(Recipe r) throws Exception {
+        return run(prepare(r));
+    }
+
+    /** Runs a prepared recipe; see the class comment. */
+    public Result run(Prepared p) throws Exception {
+        Recipe r = p.recipe();
+        Path output = p.output();
+        AtomicReference<Path> unfinished = new AtomicReference<>();
+        Thread cleanup = new Thread(() -> {
+            Path u = unfinished.get();
+            if (u != null) {
+                try {
+                    FileTrees.delete(u);
+                } catch (IOException ignored) {
+                    // best effort on the way out; the next run removes it (no marker)
+                }
+            }
+        }, "moekit-cleanup");
+        Runtime.getRuntime().addShutdownHook(cleanup);
+        try (OutputLock lock = OutputLock.acquire(output)) {
+            Outputs.recover(output).forEach(events::info);
+            Outputs.checkWritable(output, r.replace());
+            return runLocked(p, unfinished);
+        } finally {
+            unfinished.set(null);
+            try {
+                Runtime.getRuntime().removeShutdownHook(cleanup);
+            } catch (IllegalStateException ignored) {
+                // already shutting down: the hook runs
+            }
+        }
+    }
+
+    private Result runLocked(Prepared p, AtomicReference<Path> unfinished) throws Exception {
+        Recipe r = p.recipe();
+        Path input = p.input();
+        Path output = p.output();
+        Path work = output.resolveSibling(output.getFileName() + ".work");
+        Files.createDirectories(work);
+        StageContext ctx = context(r, input, p.calibration());
+        ObjectNode prov = Json.PRETTY.createObjectNode();
+        prov.put("moekit_version", Version.VERSION);
+        prov.put("started", Instant.now().toString());
+        prov.put("java", System.getProperty("java.version"));
+        prov.set("recipe", r.toJson());
+        String inputPrint = Fingerprint.of(input);
+        ObjectNode in = prov.putObject("input");
+        in.put("path", input.toString());
+        in.put("fingerprint", inputPrint);
+        prov.put("output", output.toString());
+        prov.put("device", r.device());
+        ObjectNode calJson = prov.putObject("calibration");
+        calJson.set("files", DataFiles.toJson(p.calibration()));
+        calJson.put("windows", r.calibration().windows());
+        calJson.put("window", r.calibration().window());
+        calJson.put("all_experts", r.calibration().allExperts());
+        var reports = prov.putArray("stages");
+
+        Path current = input;
+        String key = Fingerprint.sha256(Version.VERSION + "|" + inputPrint);
+        String calKey = p.calibration().stream().map(DataFiles.DataFile::sha256).toList() + "|" + r.calibration().windows() + "|"
+                + r.calibration().window() + "|" + r.calibration().allExperts();
+        int n = p.stages().size();
+        for (int i = 0; i < n; i++) {
+            BoundStage<?> s = p.stages().get(i);
+            List<Path> extra = p.extra().get(i);
+            StringBuilder k = new StringBuilder(key).append('|').append(s.name()).append('|').append(s.resolved()).append('|').append(r.seed())
+                    .append('|').append(r.device()).append('|').append(s.needsCalibration() ? calKey : "-");
+            for (Path e : extra) {
+                k.append('|').append(Fingerprint.of(e));
+            }
+            key = Fingerprint.sha256(k.toString());
+            Path dir = work.resolve(String.format("%02d-%s", i + 1, s.name()));
+            ObjectNode rep = reusable(dir, key);
+            if (rep != null) {
+                events.stageFinished(i + 1, n, s.name(), rep.path("seconds").asDouble(), true);
+                rep.put("reused", true);
+            } else {
+                FileTrees.delete(dir);
+                unfinished.set(dir);
+                events.stageStarted(i + 1, n, s.name());
+                long t0 = System.nanoTime();
+                Plan plan;
+                try (Checkpoint c = Checkpoint.open(current)) {
+                    plan = s.plan(new PlanInput(Layout.of(c), current, extra), ctx);
+                }
+                Map<String, StageType.UnitResult> results = new LinkedHashMap<>();
+                for (WorkUnit u : plan.units()) {
+                    Path ud = dir.resolve("units").resolve(u.id());
+                    Files.createDirectories(ud);
+                    JsonNode ur = s.execute(plan, u, new UnitContext(current, extra, ud, ctx));
+                    results.put(u.id(), new StageType.UnitResult(ud, ur));
+                }
+                JsonNode report = s.commit(plan, results, dir.resolve("out"), ctx);
+                FileTrees.delete(dir.resolve("units"));
+                rep = Json.PRETTY.createObjectNode();
+                rep.put("stage", s.name());
+                rep.set("params", s.resolved());
+                extra.forEach(e -> rep.withArray("extra_inputs").add(e.toString()));
+                rep.put("key", key);
+                rep.put("seconds", (System.nanoTime() - t0) / 1e9);
+                rep.set("plan", plan.toJson());
+                rep.set("report", report == null ? Json.PRETTY.createObjectNode() : report);
+                Json.PRETTY.writeValue(dir.resolve(MARKER).toFile(), rep);
+                unfinished.set(null);
+                events.stageFinished(i + 1, n, s.name(), rep.get("seconds").asDouble(), false);
+            }
+            reports.add(rep);
+            current = dir.resolve("out");
+        }
+        EvalResult ev = null;
+        if (r.eval() != null) {
+            events.info("evaluating the result" + (r.eval().reference() ? " against the input" : ""));
+            ev = evaluation.evaluate(current, r.eval().reference() ? input : null, r.eval(), p.evalData(), r.device(), events).withModel(output.toString());
+            ObjectNode e = ev.toJson();
+            e.set("data", DataFiles.toJson(p.evalData()));
+            prov.set("eval", e);
+        }
+        prov.put("finished", Instant.now().toString());
+        Path provFile = current.resolve(Outputs.PROVENANCE);
+        Files.deleteIfExists(provFile);
+        Json.PRETTY.writeValue(provFile.toFile(), prov);
+        Outputs.publish(current, output, r.replace());
+        FileTrees.delete(work);
+        return new Result(output, prov, ev);
+    }
+
+    private static ObjectNode reusable(Path dir, String key) {
+        Path marker = dir.resolve(MARKER);
+        if (!Files.isRegularFile(marker, LinkOption.NOFOLLOW_LINKS) || !Files.isDirectory(dir.resolve("out"))) {
+            return null;
+        }
+        try {
+            JsonNode m = Json.STRICT.readTree(marker.toFile());
+            return m.path("key").asText().equals(key) ? (ObjectNode) m : null;
+        } catch (IOException e) {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,4 @@
+package dev.moekit.toolkit.method;
+
+/** The parameter record of a method that takes none. */
+public record NoParams() {}
