@@ -250,15 +250,16 @@ public final class Pipeline {
                 }
                 JsonNode report = s.commit(plan, results, dir.resolve("out"), ctx);
                 FileTrees.delete(dir.resolve("units"));
-                rep = Json.PRETTY.createObjectNode();
-                rep.put("stage", s.name());
-                rep.set("params", s.resolved());
-                extra.forEach(e -> rep.withArray("extra_inputs").add(e.toString()));
-                rep.put("key", key);
-                rep.put("seconds", (System.nanoTime() - t0) / 1e9);
-                rep.set("plan", plan.toJson());
-                rep.set("report", report == null ? Json.PRETTY.createObjectNode() : report);
-                Json.PRETTY.writeValue(dir.resolve(MARKER).toFile(), rep);
+                ObjectNode m = Json.PRETTY.createObjectNode();
+                m.put("stage", s.name());
+                m.set("params", s.resolved());
+                extra.forEach(e -> m.withArray("extra_inputs").add(e.toString()));
+                m.put("key", key);
+                m.put("seconds", (System.nanoTime() - t0) / 1e9);
+                m.set("plan", plan.toJson());
+                m.set("report", report == null ? Json.PRETTY.createObjectNode() : report);
+                Json.PRETTY.writeValue(dir.resolve(MARKER).toFile(), m);
+                rep = m;
                 unfinished.set(null);
                 events.stageFinished(i + 1, n, s.name(), rep.get("seconds").asDouble(), false);
             }

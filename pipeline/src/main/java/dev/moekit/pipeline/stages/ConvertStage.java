@@ -29,8 +29,8 @@ public final class ConvertStage extends SingleUnitStage<ConvertStage.Parameters>
                 DType.parseUser(dtype);
             }
             maxShardBytes = maxShardBytes == null ? CheckpointWriter.DEFAULT_MAX_SHARD : maxShardBytes;
-            if (maxShardBytes < 1 << 20) {
-                throw new IllegalArgumentException("max_shard_bytes must be at least 1 MiB, got " + maxShardBytes);
+            if (maxShardBytes < 1) {
+                throw new IllegalArgumentException("max_shard_bytes must be positive, got " + maxShardBytes);
             }
         }
     }
