@@ -15,7 +15,13 @@ import java.util.Map;
 public record BoundStage<P extends Record>(StageType<P> type, P params) {
     /** Binds {@code raw} (may be null) to {@code type}'s record: unknown keys, wrong types and ranges fail here. */
     public static <P extends Record> BoundStage<P> bind(StageType<P> type, JsonNode raw) {
-        return new BoundStage<>(type, type.bind(raw));
+        try {
+            return new BoundStage<>(type, type.bind(raw));
+        } catch (ParameterException e) {
+            throw e;
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(e.getMessage(), e);
+        }
     }
 
     public String name() {

@@ -23,12 +23,16 @@ public final class ConvertStage extends SingleUnitStage<ConvertStage.Parameters>
      * @param maxShardBytes largest output shard in bytes (default 5e9)
      */
     public record Parameters(@Doc("target floating dtype: bf16, fp16 or fp32 (default: keep)") String dtype,
-                             @Doc("largest output shard in bytes") Long maxShardBytes) {
+                             @Doc("largest output shard in bytes") Long maxShardBytes,
+                             @Doc("conversion threads (default: available cores; does not change the output)") Integer threads) {
         public Parameters {
             if (dtype != null) {
                 DType.parseUser(dtype);
             }
             maxShardBytes = maxShardBytes == null ? CheckpointWriter.DEFAULT_MAX_SHARD : maxShardBytes;
+            if (threads != null && (threads < 1 || threads > 4096)) {
+                throw new IllegalArgumentException("threads must be in 1..4096, got " + threads);
+            }
             if (maxShardBytes < 1) {
                 throw new IllegalArgumentException("max_shard_bytes must be positive, got " + maxShardBytes);
             }
@@ -57,11 +61,13 @@ public final class ConvertStage extends SingleUnitStage<ConvertStage.Parameters>
     protected JsonNode run(Parameters p, Plan plan, Path input, List<Path> extra, Path output, StageContext context) {
         DType dt = p.dtype() == null ? null : DType.parseUser(p.dtype());
         Convert.Result r = Convert.run(input, output, new Convert.Options(dt,
-                CheckpointWriter.Options.defaults().withMaxShardSize(p.maxShardBytes()), Runtime.getRuntime().availableProcessors()));
+                CheckpointWriter.Options.defaults().withMaxShardSize(p.maxShardBytes()), p.threads() == null ? Runtime.getRuntime().availableProcessors() : p.threads()));
         var rep = Json.PRETTY.createObjectNode();
         rep.put("tensors", r.tensors());
         rep.put("converted", r.converted());
         rep.put("bytes_out", r.bytesOut());
+        rep.put("summary", String.format(java.util.Locale.ROOT, "%d tensors (%d converted), %.1f MB in %d shard(s)", r.tensors(), r.converted(),
+                r.bytesOut() / 1e6, r.shards().size()));
         return rep;
     }
 }

@@ -26,17 +26,14 @@ public abstract class StageContract extends MethodContract<StageType<?>> {
 
     /** The checkpoint plans are made on (a reference MoE). */
     protected Path model() {
-        return Path.of("../../shared/models/mixtral-tiny").toAbsolutePath().normalize();
+        return Path.of(System.getProperty("moekit.shared", "../shared"), "models/mixtral-tiny").toAbsolutePath().normalize();
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("methods")
     void plansOnAReferenceCheckpoint(StageType<?> type) {
         BoundStage<?> s = BoundStage.bind(type, sampleParams(type));
-        Path m = Path.of("../shared/models/mixtral-tiny").toAbsolutePath().normalize();
-        if (!m.toFile().isDirectory()) {
-            m = model();
-        }
+        Path m = model();
         try (Checkpoint c = Checkpoint.open(m)) {
             Layout in = Layout.of(c);
             StageContext ctx = new StageContext(m, new CalibrationSettings(List.of(), 1, 16, false), "cpu", 0, Events.NONE);

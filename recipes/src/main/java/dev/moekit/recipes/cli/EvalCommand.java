@@ -1,10 +1,10 @@
 package dev.moekit.recipes.cli;
 
-import dev.moekit.eval.EvalOptions;
+import dev.moekit.pipeline.Pipeline;
+import dev.moekit.pipeline.eval.Evaluation;
+import dev.moekit.pipeline.recipe.Devices;
+import dev.moekit.pipeline.recipe.EvalSettings;
 import dev.moekit.eval.EvalResult;
-import dev.moekit.eval.runtime.Precision;
-import dev.moekit.eval.runtime.RuntimeOptions;
-import dev.moekit.toolkit.io.Globs;
 import dev.moekit.toolkit.io.Json;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -56,17 +56,19 @@ final class EvalCommand implements Command {
     public int run(CommandLine cl, PrintStream out) throws Exception {
         Path model = Path.of(Main.arg(cl, 0, "<checkpoint> folder"));
         Main.expectArgs(cl, 1);
-        List<String> data = cl.hasOption("data") ? List.of(cl.getOptionValues("data"))
-                : List.of(Globs.defaultDataDir().resolve("*.test.txt").toString());
-        RuntimeOptions rt = runtime(cl.getOptionValue("device", "cpu"), cl.getOptionValue("dtype", "fp32"),
-                cl.hasOption("layerwise"), Integer.parseInt(cl.getOptionValue("batch", "8")));
-        EvalOptions opts = EvalOptions.of(Globs.expand(data))
-                .withWindows(Integer.parseInt(cl.getOptionValue("window", "256")), Integer.parseInt(cl.getOptionValue("windows", "32")))
-                .withRuntime(rt);
-        if (cl.hasOption("ref")) {
-            opts = opts.withReference(Path.of(cl.getOptionValue("ref")));
+        EvalSettings s;
+        String device;
+        try {
+            s = new EvalSettings(cl.hasOption("data") ? List.of(cl.getOptionValues("data")) : List.of(),
+                    Main.intValue(cl, "windows", 32, 1, 1_000_000), Main.intValue(cl, "window", 256, 2, 1 << 20), cl.hasOption("ref"),
+                    cl.getOptionValue("dtype", "fp32"), Main.intValue(cl, "batch", 8, 1, 4096), cl.hasOption("layerwise"));
+            device = Devices.check(cl.getOptionValue("device", "cpu"));
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
         }
-        EvalResult r = EvalInput.evaluate(model, opts, msg -> System.err.println("moekit: " + msg));
+        ProgressBar events = new ProgressBar(System.err);
+        Evaluation ev = Pipeline.standard(events).evaluation();
+        EvalResult r = ev.evaluate(model, cl.hasOption("ref") ? Path.of(cl.getOptionValue("ref")) : null, s, Evaluation.data(s), device, events);
         String json = cl.getOptionValue("json");
         if ("-".equals(json)) {
             out.println(Json.PRETTY.writeValueAsString(r.toJson()));
@@ -77,9 +79,5 @@ final class EvalCommand implements Command {
             }
         }
         return 0;
-    }
-
-    static RuntimeOptions runtime(String device, String dtype, boolean layerwise, int batch) {
-        return new RuntimeOptions(RuntimeOptions.parseDevice(device), Precision.parse(dtype), layerwise, batch);
     }
 }

@@ -20,7 +20,7 @@ import org.apache.commons.cli.ParseException;
  * work failed (bad input, failed check), 2 the command line is wrong.
  */
 public final class Main {
-    public static final String VERSION = "0.1.0-SNAPSHOT";
+    public static final String VERSION = dev.moekit.pipeline.Version.VERSION;
 
     private final Map<String, Command> commands = new LinkedHashMap<>();
 
@@ -151,6 +151,45 @@ public final class Main {
             throw new UsageException("missing " + what);
         }
         return a.get(index);
+    }
+
+    /** An integer option in [min, max], or {@code def}; a bad value is a usage error naming the option. */
+    static int intValue(CommandLine cl, String opt, int def, int min, int max) {
+        long v = longValue(cl, opt, def);
+        if (v < min || v > max) {
+            throw new UsageException("--" + opt + " must be in " + min + ".." + max + ", got " + v);
+        }
+        return (int) v;
+    }
+
+    /** A long option, or {@code def}; a bad value is a usage error naming the option. */
+    static long longValue(CommandLine cl, String opt, long def) {
+        String v = cl.getOptionValue(opt);
+        if (v == null) {
+            return def;
+        }
+        try {
+            return Long.parseLong(v.trim());
+        } catch (NumberFormatException e) {
+            throw new UsageException("--" + opt + " needs an integer, got '" + v + "'");
+        }
+    }
+
+    /** A finite number option, or null when absent; a bad value is a usage error naming the option. */
+    static Double doubleValue(CommandLine cl, String opt) {
+        String v = cl.getOptionValue(opt);
+        if (v == null) {
+            return null;
+        }
+        try {
+            double d = Double.parseDouble(v.trim());
+            if (!Double.isFinite(d)) {
+                throw new NumberFormatException();
+            }
+            return d;
+        } catch (NumberFormatException e) {
+            throw new UsageException("--" + opt + " needs a number, got '" + v + "'");
+        }
     }
 
     static void expectArgs(CommandLine cl, int n) {

@@ -1,9 +1,12 @@
 package dev.moekit.recipes.cli;
 
-import dev.moekit.recipes.run.Recipe;
-import dev.moekit.recipes.run.RecipeRunner;
+import dev.moekit.pipeline.Pipeline;
+import dev.moekit.pipeline.Prepared;
+import dev.moekit.pipeline.recipe.EvalSettings;
+import dev.moekit.pipeline.recipe.Recipe;
+import dev.moekit.pipeline.recipe.StageEntry;
+import dev.moekit.pipeline.stage.ParameterException;
 import dev.moekit.toolkit.method.CalibrationSettings;
-import dev.moekit.toolkit.method.Stages;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -13,8 +16,9 @@ import org.apache.commons.cli.Option;
 
 /**
  * What the method commands ({@code prune}, {@code quantize}) share: the options of a recipe's header (calibration,
- * device, seed, eval, replace) and running the stages they build as a recipe, so a command line gets the same
- * validation, resume and provenance as a recipe file.
+ * device, seed, eval, replace) and running the stages they build as a recipe through the {@link Pipeline}, so a
+ * command line gets the same validation, resume and provenance as a recipe file. A stage parameter that does not
+ * bind came from an option value, so it is a usage error (exit 2).
  */
 final class OneStepRecipe {
     private OneStepRecipe() {}
@@ -23,13 +27,14 @@ final class OneStepRecipe {
     static Option[] with(Option... own) {
         List<Option> all = new ArrayList<>(List.of(own));
         all.add(Option.builder().longOpt("calibration").hasArgs().argName("FILE|GLOB")
-                .desc("calibration text (default: *.valid.txt of $MOEKIT_DATA or ../shared/data)").get());
+                .desc("calibration text (default: *.valid.txt of $MOEKIT_DATA or ../shared/data beside the checkout)").get());
         all.add(Main.opt("calibration-windows", "N", "windows of 256 tokens per calibration file (default 16)"));
         all.add(Main.flag("all-experts", "route every calibration token through every expert for statistics"));
         all.add(Main.opt("device", "cpu|gpu[:N]", "where calibration runs (default cpu)"));
         all.add(Main.opt("seed", "N", "seed (default 0)"));
         all.add(Main.flag("eval", "evaluate the result against the input (perplexity on the test splits, KL, top-1)"));
         all.add(Main.flag("replace", "replace an existing output once the new one is complete"));
+        all.add(Main.flag("dry-run", "validate and print the plan; write nothing"));
         return all.toArray(Option[]::new);
     }
 
@@ -41,12 +46,30 @@ final class OneStepRecipe {
         return new Path[] {in, o};
     }
 
-    static int run(CommandLine cl, PrintStream out, Path in, Path o, List<Recipe.StageEntry> stages) throws Exception {
+    static int run(CommandLine cl, PrintStream out, Path in, Path o, List<StageEntry> stages) throws Exception {
         CalibrationSettings cal = new CalibrationSettings(cl.hasOption("calibration") ? List.of(cl.getOptionValues("calibration")) : List.of(),
-                Integer.parseInt(cl.getOptionValue("calibration-windows", "16")), 256, cl.hasOption("all-experts"));
-        Recipe r = new Recipe(in, o, cl.hasOption("replace"), Long.parseLong(cl.getOptionValue("seed", "0")), cl.getOptionValue("device", "cpu"),
-                cal, stages, cl.hasOption("eval") ? new Recipe.EvalSettings(List.of(), null, null, true) : null);
-        RecipeRunner.Result res = new RecipeRunner(Stages.load(), Evaluations.forCli(out), msg -> out.println("moekit: " + msg)).run(r);
+                Main.intValue(cl, "calibration-windows", 16, 1, 1_000_000), 256, cl.hasOption("all-experts"));
+        Recipe r;
+        try {
+            r = new Recipe(in.toAbsolutePath().normalize(), o.toAbsolutePath().normalize(), cl.hasOption("replace"),
+                    Main.longValue(cl, "seed", 0), cl.getOptionValue("device", "cpu"), cal, stages, cl.hasOption("eval") ? EvalSettings.defaults() : null);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
+        ProgressBar events = new ProgressBar(System.err);
+        Pipeline p = Pipeline.standard(events);
+        Prepared plan;
+        try {
+            plan = p.prepare(r);
+        } catch (ParameterException e) {
+            throw new UsageException(e.getMessage());
+        }
+        if (cl.hasOption("dry-run")) {
+            out.print(plan.describe());
+            return 0;
+        }
+        Pipeline.Result res = p.run(plan);
+        Reports.print(res, out);
         out.println("moekit: wrote " + res.output());
         return 0;
     }

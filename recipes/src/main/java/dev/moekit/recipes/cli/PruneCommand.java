@@ -1,7 +1,7 @@
 package dev.moekit.recipes.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.moekit.recipes.run.Recipe;
+import dev.moekit.pipeline.recipe.StageEntry;
 import dev.moekit.toolkit.io.Json;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -57,32 +57,32 @@ final class PruneCommand implements Command {
         Path[] io = OneStepRecipe.inOut(cl);
         Path in = io[0];
         Path o = io[1];
-        List<Recipe.StageEntry> stages = new ArrayList<>();
+        List<StageEntry> stages = new ArrayList<>();
         ObjectNode p = Json.PRETTY.createObjectNode();
         p.put("method", cl.getOptionValue("method", "stun"));
         if (cl.hasOption("experts")) {
-            p.put("experts", Double.parseDouble(cl.getOptionValue("experts")));
+            p.put("experts", Main.doubleValue(cl, "experts"));
         }
         if (cl.hasOption("keep")) {
-            p.put("keep", Integer.parseInt(cl.getOptionValue("keep")));
+            p.put("keep", Main.intValue(cl, "keep", 0, Integer.MIN_VALUE, Integer.MAX_VALUE));
         }
         copy(cl, p, "allocation", "allocation");
         copy(cl, p, "distance", "distance");
         if (cl.hasOption("mix-weight")) {
-            p.put("mix_weight", Double.parseDouble(cl.getOptionValue("mix-weight")));
+            p.put("mix_weight", Main.doubleValue(cl, "mix-weight"));
         }
-        stages.add(new Recipe.StageEntry("prune", p));
+        stages.add(new StageEntry("prune", p));
         if (cl.hasOption("then")) {
             ObjectNode s = Json.PRETTY.createObjectNode();
             s.put("method", cl.getOptionValue("then"));
             if (cl.hasOption("nm")) {
                 s.put("nm", cl.getOptionValue("nm"));
             } else if (cl.hasOption("sparsity")) {
-                s.put("total_sparsity", Double.parseDouble(cl.getOptionValue("sparsity")));
+                s.put("total_sparsity", Main.doubleValue(cl, "sparsity"));
             } else {
                 throw new UsageException("--then needs --sparsity (total) or --nm");
             }
-            stages.add(new Recipe.StageEntry("sparsify", s));
+            stages.add(new StageEntry("sparsify", s));
         } else if (cl.hasOption("sparsity") || cl.hasOption("nm")) {
             throw new UsageException("--sparsity and --nm need --then wanda|owl");
         }

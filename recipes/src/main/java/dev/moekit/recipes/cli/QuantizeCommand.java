@@ -2,7 +2,7 @@ package dev.moekit.recipes.cli;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.moekit.recipes.run.Recipe;
+import dev.moekit.pipeline.recipe.StageEntry;
 import dev.moekit.toolkit.io.Json;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -59,10 +59,10 @@ final class QuantizeCommand implements Command {
         p.put("method", cl.getOptionValue("method", "rtn"));
         p.put("format", cl.getOptionValue("format", "compressed-tensors"));
         if (cl.hasOption("bits")) {
-            p.put("bits", Integer.parseInt(cl.getOptionValue("bits")));
+            p.put("bits", Main.intValue(cl, "bits", 0, Integer.MIN_VALUE, Integer.MAX_VALUE));
         }
         if (cl.hasOption("group-size")) {
-            p.put("group_size", Integer.parseInt(cl.getOptionValue("group-size")));
+            p.put("group_size", Main.intValue(cl, "group-size", 0, Integer.MIN_VALUE, Integer.MAX_VALUE));
         }
         if (cl.hasOption("asym")) {
             p.put("symmetric", false);
@@ -76,15 +76,19 @@ final class QuantizeCommand implements Command {
                 }
                 ObjectNode rule = rules.addObject();
                 rule.putArray("targets").add(r.substring(0, eq));
-                rule.put("bits", Integer.parseInt(r.substring(eq + 1)));
+                try {
+                    rule.put("bits", Integer.parseInt(r.substring(eq + 1).trim()));
+                } catch (NumberFormatException e) {
+                    throw new UsageException("--rule needs SELECTOR=BITS with integer bits, got '" + r + "'");
+                }
             }
         }
         if (cl.hasOption("average-bits")) {
-            p.put("average_bits", Double.parseDouble(cl.getOptionValue("average-bits")));
+            p.put("average_bits", Main.doubleValue(cl, "average-bits"));
         }
         if (cl.hasOption("quantmoe")) {
             p.put("quantmoe", cl.getOptionValue("quantmoe"));
         }
-        return OneStepRecipe.run(cl, out, in, o, List.of(new Recipe.StageEntry("quantize", p)));
+        return OneStepRecipe.run(cl, out, in, o, List.of(new StageEntry("quantize", p)));
     }
 }
