@@ -193,6 +193,7 @@ public final class Pipeline {
         Path input = p.input();
         Path output = p.output();
         Path work = output.resolveSibling(output.getFileName() + ".work");
+        checkFinite(input, "input");
         Files.createDirectories(work);
         StageContext ctx = context(r, input, p.calibration());
         ObjectNode prov = Json.PRETTY.createObjectNode();
@@ -249,6 +250,7 @@ public final class Pipeline {
                     results.put(u.id(), new StageType.UnitResult(ud, ur));
                 }
                 JsonNode report = s.commit(plan, results, dir.resolve("out"), ctx);
+                checkFinite(dir.resolve("out"), "output of stage " + (i + 1) + " (" + s.name() + ")");
                 FileTrees.delete(dir.resolve("units"));
                 ObjectNode m = Json.PRETTY.createObjectNode();
                 m.put("stage", s.name());
@@ -281,6 +283,17 @@ public final class Pipeline {
         Outputs.publish(current, output, r.replace());
         FileTrees.delete(work);
         return new Result(output, prov, ev);
+    }
+
+    /** Fails naming the tensors when {@code dir} holds NaN or Inf weights (a NaN input or output is never silent). */
+    private void checkFinite(Path dir, String what) {
+        try (Checkpoint c = Checkpoint.open(dir)) {
+            List<String> bad = dev.moekit.toolkit.model.SpecChecker.scanNonFinite(c);
+            if (!bad.isEmpty()) {
+                throw new CheckpointException(dir + ": the " + what + " holds non-finite values: " + String.join("; ", bad.subList(0, Math.min(5, bad.size())))
+                        + (bad.size() > 5 ? "; and " + (bad.size() - 5) + " more" : ""));
+            }
+        }
     }
 
     private static ObjectNode reusable(Path dir, String key) {

@@ -258,4 +258,26 @@ class PipelineTest {
         Outputs.recover(out);
         assertFalse(Files.exists(aside), "an aside of a dead run is removed when the output is in place");
     }
+
+    @Test
+    void aNaNWeightInTheInputFailsNamingTheTensorAndWritesNothing() throws Exception {
+        Path tiny = TinyCheckpoints.write(dir.resolve("tiny"), "mixtral");
+        String victim;
+        long offset;
+        Path shard;
+        try (Checkpoint c = Checkpoint.open(tiny)) {
+            victim = c.names().get(c.names().size() / 2);
+            shard = c.shard(victim).path();
+            offset = c.shard(victim).dataStart() + c.info(victim).begin();
+        }
+        try (RandomAccessFile f = new RandomAccessFile(shard.toFile(), "rw")) {
+            f.seek(offset);
+            f.write(new byte[] {(byte) 0xc0, 0x7f}); // bf16 NaN
+        }
+        Recipe r = Recipe.read(recipe("model: tiny\noutput: out\nstages: [convert]\n"));
+        CheckpointException e = assertThrows(CheckpointException.class, () -> pipeline(new ArrayList<>(), new ConvertStage()).run(r));
+        assertTrue(e.getMessage().contains(victim) && e.getMessage().contains("NaN"), e.getMessage());
+        assertFalse(Files.exists(dir.resolve("out")));
+        assertFalse(Files.exists(dir.resolve("out.work")));
+    }
 }
