@@ -163,23 +163,47 @@ public final class Pipeline {
         Recipe r = p.recipe();
         Path output = p.output();
         AtomicReference<Path> unfinished = new AtomicReference<>();
+        AtomicReference<OutputLock> held = new AtomicReference<>();
         Thread cleanup = new Thread(() -> {
             Path u = unfinished.get();
-            if (u != null) {
+            OutputLock l = held.get();
+            if (u == null) {
+                if (l != null) {
+                    l.close();
+                }
+                return;
+            }
+            for (int attempt = 0; attempt < 5; attempt++) { // the stage may still be writing while hooks run
                 try {
                     FileTrees.delete(u);
-                } catch (IOException ignored) {
-                    // best effort on the way out; the next run removes it (no marker)
+                    Path work = u.getParent();
+                    try (var left = Files.list(work)) {
+                        if (left.findAny().isEmpty()) {
+                            Files.delete(work);
+                        }
+                    }
+                    if (l != null) {
+                        l.close();
+                    }
+                    return;
+                } catch (IOException e) {
+                    try {
+                        Thread.sleep(50);
+                    } catch (InterruptedException ie) {
+                        return;
+                    }
                 }
             }
         }, "moekit-cleanup");
         Runtime.getRuntime().addShutdownHook(cleanup);
         try (OutputLock lock = OutputLock.acquire(output)) {
+            held.set(lock);
             Outputs.recover(output).forEach(events::info);
             Outputs.checkWritable(output, r.replace());
             return runLocked(p, unfinished);
         } finally {
             unfinished.set(null);
+            held.set(null);
             try {
                 Runtime.getRuntime().removeShutdownHook(cleanup);
             } catch (IllegalStateException ignored) {

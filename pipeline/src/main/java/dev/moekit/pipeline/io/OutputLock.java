@@ -102,7 +102,10 @@ public final class OutputLock implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (!channel.isOpen()) {
+            return;
+        }
         try {
             Files.deleteIfExists(file);
             lock.release();
