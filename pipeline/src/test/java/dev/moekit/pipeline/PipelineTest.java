@@ -280,4 +280,25 @@ class PipelineTest {
         assertFalse(Files.exists(dir.resolve("out")));
         assertFalse(Files.exists(dir.resolve("out.work")));
     }
+
+    @Test
+    void anOutputThatAppearsWhileRunningIsNotSilentlyReplaced() throws Exception {
+        TinyCheckpoints.write(dir.resolve("tiny"), "mixtral");
+        Path out = dir.resolve("out");
+        ConvertStage convert = new ConvertStage();
+        SingleUnitStage<ConvertStage.Parameters> racer = new Flaky(0) {
+            @Override
+            protected JsonNode run(ConvertStage.Parameters p, Plan plan, Path input, List<Path> extra, Path output, StageContext ctx) throws Exception {
+                JsonNode r = super.run(p, plan, input, extra, output, ctx);
+                // another writer (not moekit) finishes first
+                dev.moekit.toolkit.transform.Convert.run(input, out, new dev.moekit.toolkit.transform.Convert.Options(null,
+                        dev.moekit.toolkit.io.CheckpointWriter.Options.defaults(), 1));
+                return r;
+            }
+        };
+        Recipe r = Recipe.read(recipe("model: tiny\noutput: out\nstages: [flaky]\n"));
+        CheckpointException e = assertThrows(CheckpointException.class, () -> pipeline(new ArrayList<>(), convert, racer).run(r));
+        assertTrue(e.getMessage().contains("already exists"), e.getMessage());
+        assertFalse(Files.exists(out.resolve(Outputs.PROVENANCE)), "the other writer's output is left as it was");
+    }
 }

@@ -111,11 +111,11 @@ public record Recipe(Path model, Path output, boolean replace, long seed, String
         }
         Path model = resolve(base, text(root, "model", true));
         Path output = resolve(base, text(root, "output", true));
-        CalibrationSettings cal = Params.bind("calibration", root.get("calibration"), CalibrationKeys.class).resolve(base);
+        CalibrationSettings cal = Params.bind("calibration settings", root.get("calibration"), CalibrationKeys.class).resolve(base);
         EvalSettings eval = null;
         if (root.has("eval") && !root.get("eval").isNull() && !(root.get("eval").isBoolean() && !root.get("eval").asBoolean())) {
             JsonNode e = root.get("eval").isBoolean() ? null : root.get("eval");
-            eval = Params.bind("eval", e, EvalSettings.class);
+            eval = Params.bind("eval settings", e, EvalSettings.class);
             eval = eval.withData(resolveAll(base, eval.data()));
         }
         String device = root.has("device") ? text(root, "device", true) : "cpu";

@@ -23,7 +23,8 @@ public final class Suggest {
         int bestD = Integer.MAX_VALUE;
         for (String c : candidates) {
             int d = distance(g, c.toLowerCase(Locale.ROOT).replace('-', '_'));
-            if (d < bestD) {
+            boolean tieButCloserLength = d == bestD && best != null && Math.abs(c.length() - g.length()) < Math.abs(best.length() - g.length());
+            if (d < bestD || tieButCloserLength) {
                 bestD = d;
                 best = c;
             }
