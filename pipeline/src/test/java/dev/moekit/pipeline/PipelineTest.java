@@ -39,7 +39,7 @@ class PipelineTest {
     }
 
     /** convert that fails the first {@code failures} times it runs. */
-    static final class Flaky extends SingleUnitStage<ConvertStage.Parameters> {
+    static class Flaky extends SingleUnitStage<ConvertStage.Parameters> {
         private final ConvertStage convert = new ConvertStage();
         int failures;
         int runs;
