@@ -34,9 +34,19 @@ public record EvalResult(String model, String reference, String device, String p
         return new EvalResult(name, reference, device, precision, window, windows, domains, overallKl, routing, tokensPerSecond, seconds);
     }
 
-    /** The result as a JSON tree (records serialise field by field; NaN is written as the string "NaN"). */
+    /** The same result under another reference name. */
+    public EvalResult withReference(String name) {
+        return new EvalResult(model, name, device, precision, window, windows, domains, overallKl, routing, tokensPerSecond, seconds);
+    }
+
+    /** The same result with the device named as users write it ({@code cpu}, {@code gpu:0}). */
+    public EvalResult withDevice(String name) {
+        return new EvalResult(model, reference, name, precision, window, windows, domains, overallKl, routing, tokensPerSecond, seconds);
+    }
+
+    /** The result as a JSON tree, snake_case keys as everywhere in moekit's reports (NaN is written as "NaN"). */
     public ObjectNode toJson() {
-        return Json.COMPACT.valueToTree(this);
+        return dev.moekit.toolkit.method.Params.toJson(this);
     }
 
     /** A fixed-width table for people. */

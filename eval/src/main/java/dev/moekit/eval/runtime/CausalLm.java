@@ -38,6 +38,12 @@ public final class CausalLm implements AutoCloseable {
         this.ownsCheckpoint = owns;
         this.spec = spec;
         this.options = options;
+        // a tensor of the wrong shape (a transposed expert weight) is named here, not by libtorch's "mat1 and mat2" later
+        List<String> problems = dev.moekit.toolkit.model.SpecChecker.check(checkpoint, spec);
+        if (!problems.isEmpty()) {
+            throw new dev.moekit.toolkit.io.CheckpointException(checkpoint.dir() + ": cannot run this checkpoint: " + problems.getFirst()
+                    + (problems.size() > 1 ? " (and " + (problems.size() - 1) + " more problem(s); see moekit verify)" : ""));
+        }
         this.rope = RopeConfig.of(spec);
         this.root = Engines.newManager(options.device());
         this.arena = Arena.ofShared();

@@ -20,7 +20,20 @@ public final class Engines {
     public static NDManager newManager(Device device) {
         Engine engine = Engine.getEngine(PYTORCH);
         inferenceMode();
+        checkAvailable(engine, device);
         return engine.newBaseManager(device);
+    }
+
+    /** Fails in one line naming the device when this machine lacks it (instead of libtorch's multi-line dump). */
+    static void checkAvailable(Engine engine, Device device) {
+        if (!device.isGpu()) {
+            return;
+        }
+        int gpus = engine.getGpuCount();
+        if (device.getDeviceId() >= gpus) {
+            throw new IllegalArgumentException("device gpu:" + device.getDeviceId() + " is not available: this machine has " + gpus
+                    + " GPU(s) visible to PyTorch " + engine.getVersion() + (gpus == 0 ? " (CPU natives or no CUDA device); use --device cpu" : "; use gpu:0..gpu:" + (gpus - 1)));
+        }
     }
 
     /** Turns autograd off on the calling thread. */

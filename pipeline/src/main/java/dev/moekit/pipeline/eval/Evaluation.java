@@ -64,7 +64,8 @@ public final class Evaluation {
                 events.info("dequantizing the packed checkpoint for evaluation");
                 d.get().dequantize(model, scored, DType.F32);
             }
-            EvalResult r = Evaluator.evaluate(scored, o, events).withModel(model.toString());
+            EvalResult r = Evaluator.evaluate(scored, o, events).withModel(model.toString()).withDevice(device)
+                    .withReference(reference == null ? null : reference.toString());
             check(r);
             return r;
         } catch (IOException e) {
