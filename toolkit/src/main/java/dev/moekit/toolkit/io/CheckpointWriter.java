@@ -138,13 +138,16 @@ public final class CheckpointWriter implements AutoCloseable {
         Files.createDirectory(partial);
         List<List<TensorSpec>> groups = new ArrayList<>();
         long cur = 0;
+        // a shard's file is 8 bytes of length, the header (padded to 8) and the data: count all of it against the limit
+        long base = 8 + headerBase() + 8;
         for (TensorSpec t : plan) {
-            if (groups.isEmpty() || (cur > 0 && cur + t.byteSize() > options.maxShardSize())) {
+            long add = t.byteSize() + headerEntry(t);
+            if (groups.isEmpty() || (cur > base && cur + add > options.maxShardSize())) {
                 groups.add(new ArrayList<>());
-                cur = 0;
+                cur = base;
             }
             groups.getLast().add(t);
-            cur += t.byteSize();
+            cur += add;
         }
         if (groups.isEmpty()) {
             groups.add(new ArrayList<>());
@@ -155,6 +158,28 @@ public final class CheckpointWriter implements AutoCloseable {
             shardNames.add(name);
             openShard(s, name, groups.get(s));
         }
+    }
+
+    /** Bytes of the header without tensors: braces and the metadata object. */
+    private long headerBase() throws IOException {
+        ObjectNode hdr = Json.COMPACT.createObjectNode();
+        ObjectNode meta = hdr.putObject("__metadata__");
+        meta.put("format", "pt");
+        options.metadata().forEach(meta::put);
+        return Json.COMPACT.writeValueAsBytes(hdr).length;
+    }
+
+    /** An upper bound of the bytes one tensor's entry adds to a header (offsets counted at 20 digits). */
+    private static long headerEntry(TensorSpec t) throws IOException {
+        ObjectNode e = Json.COMPACT.createObjectNode();
+        ObjectNode x = e.putObject(t.name());
+        x.put("dtype", t.dtype().safetensorsName());
+        var shape = x.putArray("shape");
+        for (long d : t.shape()) {
+            shape.add(d);
+        }
+        x.putArray("data_offsets").add(Long.MAX_VALUE).add(Long.MAX_VALUE);
+        return Json.COMPACT.writeValueAsBytes(e).length + 2 + 2 * 2; // comma, and 2 more digits per offset than Long.MAX
     }
 
     private void openShard(int s, String name, List<TensorSpec> tensors) throws IOException {
@@ -237,7 +262,7 @@ public final class CheckpointWriter implements AutoCloseable {
                 writeFully(ch, bytes.asSlice(done, n).asByteBuffer(), s.fileOffset() + done);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException(out + ": writing tensor '" + name + "' failed", e);
+            throw new UncheckedIOException(out + ": writing tensor '" + name + "' failed" + " (" + cause(e) + ")", e);
         }
     }
 
@@ -274,7 +299,7 @@ public final class CheckpointWriter implements AutoCloseable {
                 writeFully(ch, dst.asByteBuffer(), s.fileOffset() + i * to.size());
             }
         } catch (IOException e) {
-            throw new UncheckedIOException(out + ": writing tensor '" + name + "' failed", e);
+            throw new UncheckedIOException(out + ": writing tensor '" + name + "' failed" + " (" + cause(e) + ")", e);
         }
     }
 
@@ -289,7 +314,7 @@ public final class CheckpointWriter implements AutoCloseable {
         try {
             src.transferTo(srcName, channels.get(s.shard()), s.fileOffset());
         } catch (IOException e) {
-            throw new UncheckedIOException(out + ": copying tensor '" + name + "' failed", e);
+            throw new UncheckedIOException(out + ": copying tensor '" + name + "' failed" + " (" + cause(e) + ")", e);
         }
     }
 
@@ -298,9 +323,16 @@ public final class CheckpointWriter implements AutoCloseable {
         String name = file.getFileName().toString();
         checkExtra(name);
         try {
-            Files.copy(file, partial.resolve(name));
+            Path dst = partial.resolve(name);
+            Files.copy(file, dst);
+            // an input's read-only mode is not an output's: outputs are the user's to edit and replace
+            try {
+                Files.setPosixFilePermissions(dst, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+            } catch (UnsupportedOperationException ignored) {
+                // not a POSIX filesystem
+            }
         } catch (IOException e) {
-            throw new UncheckedIOException(out + ": copying " + file + " failed", e);
+            throw new UncheckedIOException(out + ": copying " + file + " failed" + " (" + cause(e) + ")", e);
         }
     }
 
@@ -317,7 +349,7 @@ public final class CheckpointWriter implements AutoCloseable {
         try {
             Json.PRETTY.writeValue(partial.resolve(fileName).toFile(), json);
         } catch (IOException e) {
-            throw new UncheckedIOException(out + ": writing " + fileName + " failed", e);
+            throw new UncheckedIOException(out + ": writing " + fileName + " failed" + " (" + cause(e) + ")", e);
         }
     }
 
@@ -327,8 +359,17 @@ public final class CheckpointWriter implements AutoCloseable {
         try {
             Files.writeString(partial.resolve(fileName), text, StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new UncheckedIOException(out + ": writing " + fileName + " failed", e);
+            throw new UncheckedIOException(out + ": writing " + fileName + " failed" + " (" + cause(e) + ")", e);
         }
+    }
+
+    /** The cause of an I/O failure in words, e.g. "No space left on device" for ENOSPC. */
+    static String cause(IOException e) {
+        String m = e.getMessage();
+        if (e instanceof java.nio.file.FileSystemException fs && fs.getReason() != null) {
+            m = fs.getReason() + (fs.getFile() != null ? ": " + fs.getFile() : "");
+        }
+        return (m == null || m.isBlank() ? e.getClass().getSimpleName() : m).replaceAll("\\s+", " ");
     }
 
     private void checkExtra(String name) {
@@ -375,7 +416,7 @@ public final class CheckpointWriter implements AutoCloseable {
             committed = true;
             return out;
         } catch (IOException e) {
-            throw new UncheckedIOException(out + ": commit failed", e);
+            throw new UncheckedIOException(out + ": commit failed" + " (" + cause(e) + ")", e);
         }
     }
 

@@ -155,4 +155,44 @@ class CheckpointWriterTest {
         assertFalse(Files.exists(out));
         assertFalse(Files.exists(dir.resolve("half.partial")));
     }
+
+    @org.junit.jupiter.api.Test
+    void shardFilesIncludingTheirHeadersStayWithinTheLimit() throws Exception {
+        java.nio.file.Path tiny = dev.moekit.toolkit.testing.TinyCheckpoints.write(dir.resolve("tiny"), "mixtral");
+        long limit;
+        try (Checkpoint c = Checkpoint.open(tiny)) {
+            limit = c.totalBytes() / 6; // small enough that headers are a real share of each shard
+        }
+        java.nio.file.Path out = dir.resolve("resharded");
+        dev.moekit.toolkit.transform.Convert.run(tiny, out, new dev.moekit.toolkit.transform.Convert.Options(null,
+                CheckpointWriter.Options.defaults().withMaxShardSize(limit), 1));
+        try (Checkpoint c = Checkpoint.open(out)) {
+            org.junit.jupiter.api.Assertions.assertTrue(c.shards().size() > 2);
+            for (SafetensorsFile s : c.shards()) {
+                boolean single = s.tensors().size() == 1;
+                org.junit.jupiter.api.Assertions.assertTrue(single || s.fileSize() <= limit, s.path() + " is " + s.fileSize() + " bytes");
+            }
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void copiedFilesAreWritableEvenWhenTheInputsAreNot() throws Exception {
+        java.nio.file.Path tiny = dev.moekit.toolkit.testing.TinyCheckpoints.write(dir.resolve("tiny"), "mixtral");
+        java.nio.file.Path tok = tiny.resolve("tokenizer_config.json");
+        if (!java.nio.file.Files.exists(tok)) {
+            java.nio.file.Files.writeString(tok, "{}");
+        }
+        java.nio.file.Files.setPosixFilePermissions(tok, java.nio.file.attribute.PosixFilePermissions.fromString("r--r--r--"));
+        java.nio.file.Path out = dir.resolve("copy");
+        dev.moekit.toolkit.transform.Convert.run(tiny, out, new dev.moekit.toolkit.transform.Convert.Options(null, CheckpointWriter.Options.defaults(), 1));
+        org.junit.jupiter.api.Assertions.assertEquals("rw-r--r--",
+                java.nio.file.attribute.PosixFilePermissions.toString(java.nio.file.Files.getPosixFilePermissions(out.resolve("tokenizer_config.json"))));
+    }
+
+    @org.junit.jupiter.api.Test
+    void ioFailuresSayWhy() {
+        String m = CheckpointWriter.cause(new java.nio.file.FileSystemException("/out/model.safetensors", null, "No space left on device"));
+        org.junit.jupiter.api.Assertions.assertEquals("No space left on device: /out/model.safetensors", m);
+        org.junit.jupiter.api.Assertions.assertEquals("EOFException", CheckpointWriter.cause(new java.io.EOFException()));
+    }
 }
