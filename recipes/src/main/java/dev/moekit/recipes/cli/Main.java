@@ -63,7 +63,7 @@ public final class Main {
         }
         Command cmd = commands.get(args[i]);
         if (cmd == null) {
-            err.println("moekit: unknown command '" + args[i] + "' (known: " + String.join(", ", commands.keySet()) + ")");
+            err.println("moekit: unknown command '" + safe(args[i]) + "' (known: " + String.join(", ", commands.keySet()) + ")");
             return 2;
         }
         String[] rest = Arrays.copyOfRange(args, i + 1, args.length);
@@ -75,17 +75,17 @@ public final class Main {
             CommandLine cl = new DefaultParser().parse(cmd.options(), rest);
             return cmd.run(cl, out);
         } catch (ParseException | UsageException e) {
-            err.println("moekit " + cmd.name() + ": " + e.getMessage());
+            err.println("moekit " + cmd.name() + ": " + safe(e.getMessage()));
             printUsage(cmd, err);
             return 2;
         } catch (CheckpointException | IllegalArgumentException | UncheckedIOException e) {
-            err.println("moekit " + cmd.name() + ": " + e.getMessage());
+            err.println("moekit " + cmd.name() + ": " + safe(e.getMessage()));
             if (debug) {
                 e.printStackTrace(err);
             }
             return 1;
         } catch (Exception e) {
-            err.println("moekit " + cmd.name() + ": failed: " + e);
+            err.println("moekit " + cmd.name() + ": failed: " + safe(String.valueOf(e)));
             if (debug) {
                 e.printStackTrace(err);
             } else {
@@ -93,6 +93,22 @@ public final class Main {
             }
             return 1;
         }
+    }
+
+    /**
+     * A message as printed: control characters (terminal escape codes, carriage returns, bidi overrides) that came
+     * from files or arguments are written as {@code \\uXXXX}, so no message can rewrite the user's terminal.
+     */
+    static String safe(String message) {
+        if (message == null) {
+            return "";
+        }
+        StringBuilder b = new StringBuilder(message.length());
+        message.codePoints().forEach(c -> {
+            boolean control = (c < 0x20 && c != '\t') || (c >= 0x7f && c <= 0x9f) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+            b.append(control ? String.format("\\u%04x", c) : Character.toString(c));
+        });
+        return b.toString();
     }
 
     private void printMainHelp(PrintStream out) {

@@ -51,7 +51,7 @@ final class VerifyCommand implements Command {
                 return 0;
             }
             for (String s : problems) {
-                out.println(c.dir() + ": " + s);
+                out.println(c.dir() + ": " + Main.safe(s));
             }
             out.printf("%s: %d problem(s)%n", c.dir(), problems.size());
             return 1;
