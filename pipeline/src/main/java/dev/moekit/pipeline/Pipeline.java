@@ -70,6 +70,10 @@ public final class Pipeline {
         return new Pipeline(Methods.standard(), events);
     }
 
+    Events events() {
+        return events;
+    }
+
     public Evaluation evaluation() {
         return evaluation;
     }
@@ -178,8 +182,8 @@ public final class Pipeline {
                     FileTrees.delete(u);
                     Path work = u.getParent();
                     try (var left = Files.list(work)) {
-                        if (left.findAny().isEmpty()) {
-                            Files.delete(work);
+                        if (left.allMatch(f -> f.getFileName().toString().equals(Job.JOB))) {
+                            FileTrees.delete(work); // nothing finished to resume from
                         }
                     }
                     if (l != null) {
@@ -213,104 +217,32 @@ public final class Pipeline {
     }
 
     private Result runLocked(Prepared p, AtomicReference<Path> unfinished) throws Exception {
-        Recipe r = p.recipe();
-        Path input = p.input();
-        Path output = p.output();
-        Path work = output.resolveSibling(output.getFileName() + ".work");
-        checkFinite(input, "input");
-        Files.createDirectories(work);
-        StageContext ctx = context(r, input, p.calibration());
-        ObjectNode prov = Json.PRETTY.createObjectNode();
-        prov.put("moekit_version", Version.VERSION);
-        prov.put("started", Instant.now().toString());
-        prov.put("java", System.getProperty("java.version"));
-        prov.set("recipe", r.toJson());
-        String inputPrint = Fingerprint.of(input);
-        ObjectNode in = prov.putObject("input");
-        in.put("path", input.toString());
-        in.put("fingerprint", inputPrint);
-        prov.put("output", output.toString());
-        prov.put("device", r.device());
-        ObjectNode calJson = prov.putObject("calibration");
-        calJson.set("files", DataFiles.toJson(p.calibration()));
-        calJson.put("windows", r.calibration().windows());
-        calJson.put("window", r.calibration().window());
-        calJson.put("all_experts", r.calibration().allExperts());
-        var reports = prov.putArray("stages");
-
-        Path current = input;
-        String key = Fingerprint.sha256(Version.VERSION + "|" + inputPrint);
-        String calKey = p.calibration().stream().map(DataFiles.DataFile::sha256).toList() + "|" + r.calibration().windows() + "|"
-                + r.calibration().window() + "|" + r.calibration().allExperts();
-        int n = p.stages().size();
+        Job job = Job.open(this, p);
+        int n = job.stages();
         for (int i = 0; i < n; i++) {
-            BoundStage<?> s = p.stages().get(i);
-            List<Path> extra = p.extra().get(i);
-            StringBuilder k = new StringBuilder(key).append('|').append(s.name()).append('|').append(s.resolved()).append('|').append(r.seed())
-                    .append('|').append(r.device()).append('|').append(s.needsCalibration() ? calKey : "-");
-            for (Path e : extra) {
-                k.append('|').append(Fingerprint.of(e));
+            String name = p.stages().get(i).name();
+            ObjectNode m = job.marker(i);
+            if (m != null) {
+                events.stageFinished(i + 1, n, name, m.path("seconds").asDouble(), true);
+                job.reused(i);
+                continue;
             }
-            key = Fingerprint.sha256(k.toString());
-            Path dir = work.resolve(String.format("%02d-%s", i + 1, s.name()));
-            ObjectNode rep = reusable(dir, key);
-            if (rep != null) {
-                events.stageFinished(i + 1, n, s.name(), rep.path("seconds").asDouble(), true);
-                rep.put("reused", true);
-            } else {
-                FileTrees.delete(dir);
-                unfinished.set(dir);
-                events.stageStarted(i + 1, n, s.name());
-                long t0 = System.nanoTime();
-                Plan plan;
-                try (Checkpoint c = Checkpoint.open(current)) {
-                    plan = s.plan(new PlanInput(Layout.of(c), current, extra), ctx);
-                }
-                Map<String, StageType.UnitResult> results = new LinkedHashMap<>();
-                for (WorkUnit u : plan.units()) {
-                    Path ud = dir.resolve("units").resolve(u.id());
-                    Files.createDirectories(ud);
-                    JsonNode ur = s.execute(plan, u, new UnitContext(current, extra, ud, ctx));
-                    results.put(u.id(), new StageType.UnitResult(ud, ur));
-                }
-                JsonNode report = s.commit(plan, results, dir.resolve("out"), ctx);
-                checkFinite(dir.resolve("out"), "output of stage " + (i + 1) + " (" + s.name() + ")");
-                FileTrees.delete(dir.resolve("units"));
-                ObjectNode m = Json.PRETTY.createObjectNode();
-                m.put("stage", s.name());
-                m.set("params", s.resolved());
-                extra.forEach(e -> m.withArray("extra_inputs").add(e.toString()));
-                m.put("key", key);
-                m.put("seconds", (System.nanoTime() - t0) / 1e9);
-                m.set("plan", plan.toJson());
-                m.set("report", report == null ? Json.PRETTY.createObjectNode() : report);
-                Json.PRETTY.writeValue(dir.resolve(MARKER).toFile(), m);
-                rep = m;
-                unfinished.set(null);
-                events.stageFinished(i + 1, n, s.name(), rep.get("seconds").asDouble(), false);
+            unfinished.set(job.stageDir(i));
+            events.stageStarted(i + 1, n, name);
+            long t0 = System.nanoTime();
+            Plan plan = job.plan(i);
+            for (WorkUnit u : plan.units()) {
+                job.runUnit(i, plan, u, t -> { });
             }
-            reports.add(rep);
-            current = dir.resolve("out");
+            job.commit(i, plan, 0);
+            unfinished.set(null);
+            events.stageFinished(i + 1, n, name, (System.nanoTime() - t0) / 1e9, false);
         }
-        EvalResult ev = null;
-        if (r.eval() != null) {
-            events.info("evaluating the result" + (r.eval().reference() ? " against the input" : ""));
-            ev = evaluation.evaluate(current, r.eval().reference() ? input : null, r.eval(), p.evalData(), r.device(), events).withModel(output.toString());
-            ObjectNode e = ev.toJson();
-            e.set("data", DataFiles.toJson(p.evalData()));
-            prov.set("eval", e);
-        }
-        prov.put("finished", Instant.now().toString());
-        Path provFile = current.resolve(Outputs.PROVENANCE);
-        Files.deleteIfExists(provFile);
-        Json.PRETTY.writeValue(provFile.toFile(), prov);
-        Outputs.publish(current, output, r.replace());
-        FileTrees.delete(work);
-        return new Result(output, prov, ev);
+        return job.finish();
     }
 
     /** Fails naming the tensors when {@code dir} holds NaN or Inf weights (a NaN input or output is never silent). */
-    private void checkFinite(Path dir, String what) {
+    void checkFinite(Path dir, String what) {
         try (Checkpoint c = Checkpoint.open(dir)) {
             List<String> bad = dev.moekit.toolkit.model.SpecChecker.scanNonFinite(c);
             if (!bad.isEmpty()) {
@@ -320,16 +252,4 @@ public final class Pipeline {
         }
     }
 
-    private static ObjectNode reusable(Path dir, String key) {
-        Path marker = dir.resolve(MARKER);
-        if (!Files.isRegularFile(marker, LinkOption.NOFOLLOW_LINKS) || !Files.isDirectory(dir.resolve("out"))) {
-            return null;
-        }
-        try {
-            JsonNode m = Json.STRICT.readTree(marker.toFile());
-            return m.path("key").asText().equals(key) ? (ObjectNode) m : null;
-        } catch (IOException e) {
-            return null;
-        }
-    }
 }
