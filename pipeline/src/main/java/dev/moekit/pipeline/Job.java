@@ -233,7 +233,7 @@ public final class Job {
         FileTrees.delete(out);
         long t0 = System.nanoTime();
         BoundStage<?> s = prepared.stages().get(i);
-        JsonNode report = s.commit(plan, results, out, ctx);
+        JsonNode report = s.commit(plan, results, new dev.moekit.pipeline.stage.CommitContext(stageInput(i), prepared.extra().get(i), out, ctx));
         pipeline.checkFinite(out, "output of stage " + (i + 1) + " (" + s.name() + ")");
         FileTrees.delete(d.resolve("units"));
         ObjectNode m = Json.PRETTY.createObjectNode();

@@ -45,7 +45,7 @@ public record BoundStage<P extends Record>(StageType<P> type, P params) {
         return type.execute(params, plan, unit, ctx);
     }
 
-    public JsonNode commit(Plan plan, Map<String, StageType.UnitResult> units, Path output, StageContext ctx) throws Exception {
-        return type.commit(params, plan, units, output, ctx);
+    public JsonNode commit(Plan plan, Map<String, StageType.UnitResult> units, CommitContext ctx) throws Exception {
+        return type.commit(params, plan, units, ctx);
     }
 }

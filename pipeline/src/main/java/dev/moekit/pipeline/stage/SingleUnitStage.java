@@ -89,9 +89,9 @@ public abstract class SingleUnitStage<P extends Record> implements StageType<P> 
     }
 
     @Override
-    public final JsonNode commit(P params, Plan plan, Map<String, UnitResult> units, Path output, StageContext context) throws Exception {
+    public final JsonNode commit(P params, Plan plan, Map<String, UnitResult> units, CommitContext context) throws Exception {
         UnitResult r = units.get(UNIT);
-        Files.move(r.dir().resolve(CHECKPOINT), output, StandardCopyOption.ATOMIC_MOVE);
+        Files.move(r.dir().resolve(CHECKPOINT), context.output(), StandardCopyOption.ATOMIC_MOVE);
         return r.report();
     }
 }

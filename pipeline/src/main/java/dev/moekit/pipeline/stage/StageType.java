@@ -47,10 +47,10 @@ public interface StageType<P extends Record> extends Method<P> {
     JsonNode execute(P params, Plan plan, WorkUnit unit, UnitContext context) throws Exception;
 
     /**
-     * Builds the stage's output checkpoint at {@code output} (which does not exist yet) from the finished units'
-     * folders; returns the stage report for the provenance.
+     * Builds the stage's output checkpoint at {@link CommitContext#output()} (which does not exist yet) from the
+     * finished units' folders; returns the stage report for the provenance.
      */
-    JsonNode commit(P params, Plan plan, Map<String, UnitResult> units, Path output, StageContext context) throws Exception;
+    JsonNode commit(P params, Plan plan, Map<String, UnitResult> units, CommitContext context) throws Exception;
 
     /** A finished unit: its folder and report. */
     record UnitResult(Path dir, JsonNode report) {}

@@ -61,7 +61,8 @@ public final class Convert {
         }
     }
 
-    private static void writeAll(Checkpoint in, CheckpointWriter w, List<TensorSpec> plan, int threads) {
+    /** Writes every tensor of {@code plan} (converted where its dtype differs from the input's) with {@code threads} threads. */
+    public static void writeAll(Checkpoint in, CheckpointWriter w, List<TensorSpec> plan, int threads) {
         try (ExecutorService pool = Executors.newFixedThreadPool(threads)) {
             List<Future<?>> jobs = new ArrayList<>();
             for (TensorSpec t : plan) {
