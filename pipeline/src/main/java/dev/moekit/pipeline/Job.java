@@ -86,7 +86,7 @@ public final class Job {
         for (int i = 0; i < p.stages().size(); i++) {
             BoundStage<?> s = p.stages().get(i);
             StringBuilder k = new StringBuilder(key).append('|').append(s.name()).append('|').append(s.resolved()).append('|').append(r.seed())
-                    .append('|').append(r.device()).append('|').append(s.needsCalibration() ? calKey : "-");
+                    .append('|').append(deviceKind(r.device())).append('|').append(s.needsCalibration() ? calKey : "-");
             for (Path e : p.extra().get(i)) {
                 k.append('|').append(Fingerprint.of(e));
             }
@@ -111,6 +111,11 @@ public final class Job {
 
     public Path dir() {
         return dir;
+    }
+
+    /** The stage keys, in order. */
+    public List<String> keys() {
+        return keys;
     }
 
     public Prepared prepared() {
@@ -254,6 +259,9 @@ public final class Job {
      * output lock), then removes the work folder.
      */
     public Pipeline.Result finish() throws Exception {
+        if (!Files.isDirectory(dir) && Files.isRegularFile(prepared.output().resolve(Outputs.PROVENANCE))) {
+            throw new IllegalStateException(prepared.output() + ": this job has already finished");
+        }
         Recipe r = prepared.recipe();
         ObjectNode prov = Json.PRETTY.createObjectNode();
         prov.put("moekit_version", Version.VERSION);
@@ -297,6 +305,11 @@ public final class Job {
         Outputs.publish(current, prepared.output(), r.replace());
         FileTrees.delete(dir);
         return new Pipeline.Result(prepared.output(), prov, ev);
+    }
+
+    /** The device as far as results go: every GPU computes the same, CPU and GPU differ in the last digits. */
+    static String deviceKind(String device) {
+        return device.startsWith("gpu") ? "gpu" : "cpu";
     }
 
     static String host() {

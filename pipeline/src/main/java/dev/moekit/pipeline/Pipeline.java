@@ -74,6 +74,16 @@ public final class Pipeline {
         return events;
     }
 
+    /** The events of this pipeline, for the batch package. */
+    public Events eventsForBatch() {
+        return events;
+    }
+
+    /** Opens the job folder of a prepared recipe (batch jobs; {@link #run} does this itself). */
+    public Job openJob(Prepared p) throws IOException {
+        return Job.open(this, p);
+    }
+
     public Evaluation evaluation() {
         return evaluation;
     }
