@@ -23,6 +23,13 @@ public final class RuntimeStats {
 
     private RuntimeStats() {}
 
+    /** One statistics pass of {@code calib}'s batches (all-experts routing as its options say). */
+    public static Result collect(CalibratedModel calib, int blockSamples) {
+        RoutingCollector c = new RoutingCollector(calib.model().spec(), blockSamples);
+        CoverageReport coverage = calib.run(c, false, calib.options().allExperts());
+        return new Result(StatsSource.of(c.stats(), c.samples()), coverage);
+    }
+
     /**
      * Runs {@code batches} through {@code model} (batches from {@link Calibration#batches}).
      *

@@ -1,5 +1,6 @@
 package dev.moekit.prune.expert;
 
+import dev.moekit.prune.expert.write.ExpertRoles;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.CheckpointException;
 import dev.moekit.toolkit.io.DType;
@@ -23,7 +24,7 @@ import java.util.Map;
  * chunks to fp32 on demand. Chunks are read with positional reads into one reusable buffer rather than memory maps, so
  * the resident set stays at a few chunks however many experts a cluster streams through. Close it after the layer.
  */
-final class CheckpointExperts implements ExpertReader, AutoCloseable {
+final class CheckpointExperts implements ExpertReader {
     private final Checkpoint in;
     private final ModelSpec spec;
     private final int layer;

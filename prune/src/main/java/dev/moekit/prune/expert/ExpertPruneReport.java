@@ -1,5 +1,6 @@
 package dev.moekit.prune.expert;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -7,7 +8,11 @@ import java.util.List;
  * What expert pruning did.
  *
  * @param output         the written checkpoint folder (null for a plan only)
- * @param options        the resolved settings
+ * @param method         the expert pruner's registered name
+ * @param methodParams   its resolved parameters (snake_case keys)
+ * @param options        the resolved budget
+ * @param family         the model family
+ * @param configKey      the config key holding the expert count
  * @param layers         per-MoE-layer decisions
  * @param expertsBefore  routed experts over all MoE layers before
  * @param expertsAfter   and after
@@ -18,15 +23,28 @@ import java.util.List;
  * @param bytesOut       tensor bytes of the output
  * @param notes          warnings and facts a user must know (non-uniform config, clamped layers, ...)
  */
-public record ExpertPruneReport(Path output, ExpertPruneOptions options, List<LayerResult> layers, int expertsBefore,
-                                int expertsAfter, int targetExperts, boolean exact, boolean uniform, long bytesIn,
-                                long bytesOut, List<String> notes) {
+public record ExpertPruneReport(Path output, String method, ObjectNode methodParams, ExpertPruneOptions options, String family,
+                                String configKey, List<LayerResult> layers, int expertsBefore, int expertsAfter,
+                                int targetExperts, boolean exact, boolean uniform, long bytesIn, long bytesOut,
+                                List<String> notes) {
     public ExpertPruneReport {
+        methodParams = methodParams.deepCopy();
         layers = List.copyOf(layers);
         notes = List.copyOf(notes);
     }
 
+    @Override
+    public ObjectNode methodParams() {
+        return methodParams.deepCopy();
+    }
+
     public ExpertPruneReport withOutput(Path out, long bytes) {
-        return new ExpertPruneReport(out, options, layers, expertsBefore, expertsAfter, targetExperts, exact, uniform, bytesIn, bytes, notes);
+        return new ExpertPruneReport(out, method, methodParams, options, family, configKey, layers, expertsBefore, expertsAfter,
+                targetExperts, exact, uniform, bytesIn, bytes, notes);
+    }
+
+    /** The report as JSON for provenance: settings, totals and per layer what was kept and why. */
+    public ObjectNode toJson() {
+        return Provenance.of(this);
     }
 }

@@ -1,49 +1,58 @@
 package dev.moekit.prune.expert;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.moekit.prune.stats.StatsSource;
-import dev.moekit.toolkit.io.Checkpoint;
-import dev.moekit.toolkit.io.CheckpointWriter;
-import dev.moekit.toolkit.model.ModelSpec;
-import java.nio.file.Path;
-import java.util.Map;
+import dev.moekit.toolkit.method.Method;
+import dev.moekit.toolkit.method.MethodKind;
+import java.util.List;
 
 /**
- * Expert pruning of a Hugging Face MoE checkpoint: STUN stage 1 clustering or a named criterion (frequency, weighted
- * frequency, EAN, REAP, random, NAEE), then consistent removal of expert tensors, router rows, router biases and
- * correction biases, with surviving experts renumbered in order; shared experts and dense layers are never touched;
- * config.json gets the new expert count ({@code num_experts_per_tok} unchanged) and the output carries
- * {@value #PROVENANCE} with the kept expert indices per layer, scores and the resolved settings.
+ * Plugin kind {@code expert-pruner}: decides, per MoE layer, which routed experts survive (and, for clustering
+ * methods, which removed experts each survivor stands for). Writing the output (tensors, router rows, config) is the
+ * same for every method ({@link ExpertPruning}); a method only selects.
  *
- * <pre>{@code
- * var o = ExpertPruneOptions.builder().setPruneRatio(0.25).build();   // STUN, router weights, uniform
- * ExpertPruneReport r = ExpertPruner.run(Checkpoint.open(in), out, o, StatsSource.NONE);
- * }</pre>
+ * <p>Adding one is one class implementing this interface (or extending
+ * {@link dev.moekit.prune.expert.score.ScoringPruner} for a per-expert score), one line in
+ * {@code META-INF/services/dev.moekit.toolkit.method.Method}, and nothing else: the {@code prune} stage finds it by
+ * name and binds its parameter keys from the stage's keys, and the contract test runs it on the reference model.
+ *
+ * @param <P> the method's parameter record (keys beside the stage's own in a {@code prune:} entry)
  */
-public final class ExpertPruner {
-    /** File name of the provenance record written into the output. */
-    public static final String PROVENANCE = "expert_pruning.json";
+public interface ExpertPruner<P extends Record> extends Method<P> {
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    MethodKind<ExpertPruner<?>> KIND = new MethodKind<>("expert-pruner", (Class) ExpertPruner.class,
+            "remove whole routed experts: each method decides per MoE layer which experts survive");
 
-    private ExpertPruner() {}
-
-    /** Plans and writes the pruned checkpoint with default writer settings. */
-    public static ExpertPruneReport run(Checkpoint in, Path out, ExpertPruneOptions options, StatsSource stats) {
-        return run(in, ModelSpec.of(in), out, options, stats, CheckpointWriter.Options.defaults());
+    @Override
+    default MethodKind<?> kind() {
+        return KIND;
     }
 
-    /** Plans and writes the pruned checkpoint. */
-    public static ExpertPruneReport run(Checkpoint in, ModelSpec spec, Path out, ExpertPruneOptions options, StatsSource stats,
-                                        CheckpointWriter.Options writer) {
-        ExpertPruneReport plan = plan(in, spec, options, stats);
-        ObjectNode config = ConfigEdit.apply(spec, plan.layers());
-        JsonNode provenance = Provenance.of(in, spec, plan, ConfigEdit.expertCountKey(spec, spec.config()));
-        long bytes = ExpertRemoval.write(in, spec, plan.layers(), out, config, Map.of(PROVENANCE, provenance), writer);
-        return plan.withOutput(out, bytes);
+    /**
+     * Chooses the kept experts of every layer in {@link Selection#layers()}: exactly {@link Selection#keep} of them per
+     * layer when uniform, or {@link Selection#target()} in total when {@link Selection#global()}.
+     */
+    Selected select(P params, Selection selection);
+
+    /** MoE-block input rows per layer the calibration pass must keep for this method (NAEE); 0 for none. */
+    default int blockSamples(P params) {
+        return 0;
     }
 
-    /** Decides what to keep without writing anything (a dry run; also what {@link #run} writes). */
-    public static ExpertPruneReport plan(Checkpoint in, ModelSpec spec, ExpertPruneOptions options, StatsSource stats) {
-        return new ExpertPlanner(in, spec, options, stats).plan();
+    /** Whether the method can spread the budget unevenly over layers ({@code allocation: global}); STUN only. */
+    default boolean allocatesGlobally() {
+        return false;
+    }
+
+    /**
+     * What a method selected.
+     *
+     * @param layers per MoE layer, in layer order
+     * @param exact  whether the method met the budget exactly (the planner checks the totals again)
+     * @param notes  facts for the report (thresholds found, fallbacks)
+     */
+    record Selected(List<LayerResult> layers, boolean exact, List<String> notes) {
+        public Selected {
+            layers = List.copyOf(layers);
+            notes = List.copyOf(notes);
+        }
     }
 }

@@ -2,9 +2,10 @@ package dev.moekit.prune.expert;
 
 /**
  * Reads the weights of a layer's routed experts as fp32, part by part (Mixtral: w1, w3, w2; fused layouts: gate_up,
- * down), in chunks so that memory does not grow with the expert size.
+ * down), in chunks so that memory does not grow with the expert size. Close it after the layer (a checkpoint reader
+ * holds file channels).
  */
-interface ExpertReader {
+public interface ExpertReader extends AutoCloseable {
     /** Experts in the layer. */
     int experts();
 
@@ -43,6 +44,9 @@ interface ExpertReader {
         int half = gateUp.length / 2;
         return new float[][] {java.util.Arrays.copyOfRange(gateUp, 0, half), java.util.Arrays.copyOfRange(gateUp, half, gateUp.length), readAll(e, 1)};
     }
+
+    @Override
+    default void close() {}
 
     /** An in-memory reader over {@code weights[expert][part]}, all parts with the given row lengths. */
     static ExpertReader of(float[][][] weights, int[] columns) {

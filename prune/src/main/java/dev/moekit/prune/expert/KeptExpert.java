@@ -27,7 +27,8 @@ public record KeptExpert(int source, int[] members, boolean averaged) {
         return members.clone();
     }
 
-    static KeptExpert single(int e) {
+    /** An expert kept as itself. */
+    public static KeptExpert single(int e) {
         return new KeptExpert(e, new int[] {e}, false);
     }
 

@@ -1,28 +1,28 @@
 package dev.moekit.prune.expert;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.Json;
-import dev.moekit.toolkit.model.ModelSpec;
+import dev.moekit.toolkit.method.Params;
 
 /** The provenance JSON of an expert-pruning run: resolved settings and, per layer, what was kept and why. */
 final class Provenance {
     private Provenance() {}
 
-    static JsonNode of(Checkpoint in, ModelSpec spec, ExpertPruneReport r, String configKey) {
+    static ObjectNode of(ExpertPruneReport r) {
         ObjectNode root = Json.PRETTY.createObjectNode();
-        root.put("stage", "expert_pruning");
-        root.put("input", in.dir().toString());
-        root.put("family", spec.family().name());
-        root.set("options", Json.PRETTY.valueToTree(r.options()));
-        root.put("config_key", configKey);
+        root.put("method", r.method());
+        root.set("method_params", r.methodParams());
+        root.set("options", Params.toJson(r.options()));
+        root.put("family", r.family());
+        root.put("config_key", r.configKey());
         root.put("experts_before", r.expertsBefore());
         root.put("experts_after", r.expertsAfter());
         root.put("target_experts", r.targetExperts());
         root.put("exact", r.exact());
         root.put("uniform", r.uniform());
+        root.put("bytes_in", r.bytesIn());
+        root.put("bytes_out", r.bytesOut());
         ArrayNode notes = root.putArray("notes");
         r.notes().forEach(notes::add);
         ArrayNode layers = root.putArray("layers");

@@ -13,14 +13,14 @@ import java.util.List;
  * or MLA), dense MLP, router, routed experts (per-expert layout), shared experts and the shared-expert gate. Biases,
  * norms and embeddings are not Linears.
  */
-final class DecoderLinears {
+public final class DecoderLinears {
     /** One Linear: key, tensor name and shape [out, in]. */
-    record Linear(LinearKey key, String name, int out, int in) {
-        Role role() {
+    public record Linear(LinearKey key, String name, int out, int in) {
+        public Role role() {
             return key.role();
         }
 
-        long params() {
+        public long params() {
             return (long) out * in;
         }
     }
@@ -33,7 +33,7 @@ final class DecoderLinears {
     private DecoderLinears() {}
 
     /** Every Linear the checkpoint holds for {@code layer}. Fused expert layouts are refused. */
-    static List<Linear> of(Checkpoint in, ModelSpec spec, int layer) {
+    public static List<Linear> of(Checkpoint in, ModelSpec spec, int layer) {
         List<Linear> out = new ArrayList<>();
         for (Role r : LAYER_LINEARS) {
             if (spec.family().has(r) && in.has(spec.name(r, layer))) {
@@ -63,7 +63,7 @@ final class DecoderLinears {
     }
 
     /** Whether the options prune this Linear (routers and attention can be excluded). */
-    static boolean inScope(Linear l, SparsityOptions o) {
+    public static boolean inScope(Linear l, SparsityOptions o) {
         return switch (l.role().kind()) {
             case ATTENTION -> o.includeAttention();
             case ROUTER -> o.includeRouter();

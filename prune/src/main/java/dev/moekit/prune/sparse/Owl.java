@@ -8,6 +8,12 @@ package dev.moekit.prune.sparse;
  * mean, and added to the keep ratio 1 - S: layer sparsity S_l = 1 - (1 - S + scaled_l - mean). The S_l average to S
  * and span a window of width 2 lambda (exactly [S - lambda, S + lambda] when the scaled ratios average lambda); layers
  * with more outliers get lower sparsity. All linears of a layer share S_l.
+ *
+ * <p>Small or large targets: because the window is centred on the mean of the scaled ratios, not on its middle, a
+ * layer may sit up to 2 lambda from S, so with S < 2 lambda (e.g. a stage target near 0 after expert pruning took most
+ * of a total budget) the reference formula gives negative sparsities. Here the spread is shrunk to
+ * lambda' = min(lambda, S / 2, (1 - S) / 2): every S_l then stays strictly inside (0, 1) and they still average S.
+ * For S in [2 lambda, 1 - 2 lambda] (the reference's use) nothing changes.
  */
 final class Owl {
     private Owl() {}
@@ -46,8 +52,14 @@ final class Owl {
         }
     }
 
+    /** The spread actually used: lambda, shrunk so that every layer target stays in (0, 1) (see the class comment). */
+    static double spread(double target, double lambda) {
+        return Math.min(lambda, Math.min(target, 1 - target) / 2);
+    }
+
     /** Per-layer sparsities from outlier ratios; equal ratios (no spread) give every layer the target S. */
     static double[] layerSparsities(double[] lod, double target, double lambda) {
+        lambda = spread(target, lambda);
         double min = Double.POSITIVE_INFINITY;
         double max = Double.NEGATIVE_INFINITY;
         for (double v : lod) {

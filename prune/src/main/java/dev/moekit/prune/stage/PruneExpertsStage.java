@@ -1,28 +1,49 @@
 package dev.moekit.prune.stage;
 
+import com.fasterxml.jackson.annotation.JsonAnyGetter;
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.moekit.eval.Progress;
+import dev.moekit.pipeline.stage.Layout;
+import dev.moekit.pipeline.stage.Plan;
+import dev.moekit.pipeline.stage.PlanInput;
+import dev.moekit.pipeline.stage.SingleUnitStage;
+import dev.moekit.pipeline.stage.StageContext;
+import dev.moekit.prune.calib.CalibratedModel;
 import dev.moekit.prune.calib.RuntimeStats;
 import dev.moekit.prune.expert.Allocation;
-import dev.moekit.prune.expert.DistanceMode;
-import dev.moekit.prune.expert.ExpertMethod;
+import dev.moekit.prune.expert.BoundPruner;
 import dev.moekit.prune.expert.ExpertPruneOptions;
 import dev.moekit.prune.expert.ExpertPruneReport;
 import dev.moekit.prune.expert.ExpertPruner;
-import dev.moekit.prune.expert.Representative;
-import dev.moekit.prune.expert.ThresholdSearch;
+import dev.moekit.prune.expert.ExpertPruning;
+import dev.moekit.prune.expert.KeptExpert;
+import dev.moekit.prune.expert.LayerResult;
 import dev.moekit.prune.expert.TopKGuard;
+import dev.moekit.prune.expert.write.ConfigEdit;
+import dev.moekit.prune.expert.write.ExpertRemoval;
+import dev.moekit.prune.expert.write.TensorTable;
 import dev.moekit.prune.stats.StatsSource;
 import dev.moekit.toolkit.io.Checkpoint;
+import dev.moekit.toolkit.io.CheckpointWriter;
 import dev.moekit.toolkit.io.Json;
-import dev.moekit.toolkit.method.RecordStage;
-import dev.moekit.toolkit.method.StageContext;
+import dev.moekit.toolkit.io.TensorSpec;
+import dev.moekit.toolkit.method.Doc;
+import dev.moekit.toolkit.method.Methods;
+import dev.moekit.toolkit.method.Params;
+import dev.moekit.toolkit.model.ModelSpec;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.IntStream;
 
 /**
- * Recipe stage {@code prune}: remove whole experts by STUN clustering or a baseline criterion, uniformly per layer by
- * default. Calibration runs only when the method needs statistics (router-weight STUN and random need none).
+ * Recipe stage {@code prune}: remove whole experts with a registered {@link ExpertPruner} (STUN clustering or a
+ * criterion), uniformly per layer by default. The stage's own keys are the budget ({@code experts} or {@code keep},
+ * {@code allocation}, {@code top_k_guard}) and {@code method}; every other key belongs to the chosen method's
+ * parameter record. Calibration runs only when the method needs statistics (router-weight STUN and random need none).
  *
  * <pre>{@code
  * stages:
@@ -31,93 +52,126 @@ import java.nio.file.Path;
  *   - prune: {method: stun, experts: 0.25, allocation: global, distance: mixed, mix_weight: 1.0}
  * }</pre>
  */
-public final class PruneExpertsStage extends RecordStage<PruneExpertsStage.Parameters> {
+public final class PruneExpertsStage extends SingleUnitStage<PruneExpertsStage.Parameters> {
+    static final String NAME = "prune";
+    /** Older spellings of NAEE's keys, from when they were stage keys. */
+    private static final Map<String, String> ALIASES = Map.of("naee_samples", "samples", "naee_max_combinations", "max_combinations");
+
     /**
-     * @param method              stun (default), frequency, weighted_frequency, ean, reap, random, naee
-     * @param experts             fraction of routed experts to remove, in [0, 1) (or give {@code keep})
-     * @param keep                experts kept per layer (uniform) or in total (global), instead of {@code experts}
-     * @param allocation          uniform (default: loads in stock transformers) or global (STUN: one threshold, per-layer counts)
-     * @param distance            STUN distance: router_weight (default, no calibration), coactivation, mixed
-     * @param divideByNorm        STUN router distance divided by the router's Frobenius norm (default true, as the reference)
-     * @param mixWeight           lambda of the mixed distance (default 1)
-     * @param maxPrunePerLayer    STUN's per-layer cap on removed experts (default 0: E - top_k)
-     * @param search              global threshold search: bisection (default) or step (the reference's doubling/halving)
-     * @param representative      nearest_to_mean (default), average, average_small_clusters, average_few_clusters
-     * @param representativeParam kappa or cluster count of the averaging variants
-     * @param topKGuard           what happens when a layer would keep fewer than top-k experts: error (default) or keep_top_k
-     * @param naeeSamples         MoE-block input rows kept per layer for NAEE (default 2048)
-     * @param naeeMaxCombinations NAEE refuses layers with more candidate kept sets (default 10000)
+     * @param method       registered expert pruner (default stun): stun, frequency, weighted_frequency, ean, reap,
+     *                     random, naee, or any other on the class path
+     * @param experts      fraction of routed experts to remove, in [0, 1) (or give {@code keep})
+     * @param keep         experts kept per layer (uniform) or in total (global), instead of {@code experts}
+     * @param allocation   uniform (default: loads in stock transformers) or global (STUN: one threshold, per-layer counts)
+     * @param topKGuard    what happens when a layer would keep fewer than top-k experts: error (default) or keep_top_k
+     * @param methodParams the method's own parameters, given as keys beside these (never under this name)
      */
-    public record Parameters(ExpertMethod method, Double experts, Integer keep, Allocation allocation, DistanceMode distance,
-                             Boolean divideByNorm, Double mixWeight, Integer maxPrunePerLayer, ThresholdSearch search,
-                             Representative representative, Integer representativeParam, TopKGuard topKGuard,
-                             Integer naeeSamples, Long naeeMaxCombinations) {
+    public record Parameters(
+            @Doc("expert pruner: stun, frequency, weighted_frequency, ean, reap, random, naee") String method,
+            @Doc("fraction of routed experts to remove, in [0, 1) (or give keep)") Double experts,
+            @Doc("experts kept per layer (uniform) or in total (global), instead of experts") Integer keep,
+            @Doc("uniform: the same count in every layer; global: STUN's one threshold, per-layer counts") Allocation allocation,
+            @Doc("a layer that would keep fewer than top-k experts: error or keep_top_k") TopKGuard topKGuard,
+            @JsonIgnore @Doc("the method's own keys, given beside these (see moekit methods expert-pruner)") Record methodParams) {
         public Parameters {
-            method = method == null ? ExpertMethod.STUN : method;
+            method = method == null ? "stun" : method;
             if ((experts == null) == (keep == null)) {
                 throw new IllegalArgumentException("give exactly one of 'experts' (fraction removed) or 'keep'");
             }
-            naeeSamples = naeeSamples == null ? 2048 : naeeSamples;
+            allocation = allocation == null ? Allocation.UNIFORM : allocation;
+            topKGuard = topKGuard == null ? TopKGuard.ERROR : topKGuard;
+            ExpertPruner<?> pruner = Methods.standard().kind(ExpertPruner.KIND).get(method);
+            methodParams = methodParams == null ? pruner.defaults() : methodParams;
+            BoundPruner<?> bound = BoundPruner.of(pruner, methodParams);
+            ExpertPruneOptions o = budget(experts, keep, allocation, topKGuard, 0); // fields are not set yet in here
+            if (o.allocation() == Allocation.GLOBAL && !bound.pruner().allocatesGlobally()) {
+                throw new IllegalArgumentException("allocation global is STUN's threshold search; " + method + " prunes uniformly");
+            }
         }
 
-        ExpertPruneOptions options(long seed) {
-            ExpertPruneOptions.Builder b = ExpertPruneOptions.builder().optMethod(method).optSeed(seed);
-            if (experts != null) {
-                b.setPruneRatio(experts);
-            } else {
-                b.setKeep(keep);
-            }
-            if (allocation != null) {
-                b.optAllocation(allocation);
-            }
-            if (distance != null) {
-                b.optDistance(distance);
-            }
-            if (divideByNorm != null) {
-                b.optDivideByNorm(divideByNorm);
-            }
-            if (mixWeight != null) {
-                b.optMixWeight(mixWeight);
-            }
-            if (maxPrunePerLayer != null) {
-                b.optMaxPrunePerLayer(maxPrunePerLayer);
-            }
-            if (search != null) {
-                b.optSearch(search);
-            }
-            if (representative != null) {
-                b.optRepresentative(representative, representativeParam == null ? 0 : representativeParam);
-            }
-            if (topKGuard != null) {
-                b.optTopKGuard(topKGuard);
-            }
-            if (naeeMaxCombinations != null) {
-                b.optNaeeMaxCombinations(naeeMaxCombinations);
-            }
-            return b.build();
+        /** The budget with the recipe's seed. */
+        public ExpertPruneOptions options(long seed) {
+            return budget(experts, keep, allocation, topKGuard, seed);
+        }
+
+        private static ExpertPruneOptions budget(Double experts, Integer keep, Allocation allocation, TopKGuard guard, long seed) {
+            return new ExpertPruneOptions(experts == null ? 0 : experts, keep == null ? 0 : keep, allocation, guard, seed);
+        }
+
+        /** The chosen method with its parameters. */
+        public BoundPruner<?> pruner() {
+            return BoundPruner.of(Methods.standard().kind(ExpertPruner.KIND).get(method), methodParams);
+        }
+
+        /** The method's keys, flat beside the stage's in provenance and resume keys. */
+        @JsonAnyGetter
+        Map<String, Object> methodKeys() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            Params.toJson(methodParams).properties().forEach(e -> m.put(e.getKey(), e.getValue()));
+            return m;
         }
     }
 
     public PruneExpertsStage() {
-        super("prune", "remove whole experts: STUN clustering or frequency, weighted_frequency, ean, reap, random, naee", Parameters.class);
+        super(NAME, "remove whole experts with a registered expert pruner: stun, frequency, weighted_frequency, ean, reap, random, naee",
+                "", Parameters.class, Calibration.DEPENDS);
     }
 
     @Override
-    protected void validate(Parameters p) {
-        p.options(0);
+    public Parameters bind(JsonNode raw) {
+        MethodKeys.Split<ExpertPruner<?>> s = MethodKeys.split(NAME, raw, Parameters.class, ExpertPruner.KIND, "stun", ALIASES);
+        Record mp = s.method().bind(s.params());
+        Parameters keys = Params.bind(NAME, s.stage(), Parameters.class);
+        try {
+            return new Parameters(keys.method(), keys.experts(), keys.keep(), keys.allocation(), keys.topKGuard(), mp);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("stage '" + NAME + "': " + e.getMessage(), e);
+        }
     }
 
     @Override
-    protected JsonNode apply(Parameters p, Path input, Path output, StageContext ctx) {
-        ExpertPruneOptions o = p.options(ctx.seed());
+    public boolean needsCalibration(Parameters p) {
+        return p.pruner().needsCalibration();
+    }
+
+    @Override
+    protected Planned planOutput(Parameters p, PlanInput input, StageContext ctx) {
+        Layout in = input.layout();
+        ModelSpec spec = in.spec();
+        BoundPruner<?> m = p.pruner();
+        String where = input.real() ? input.path().toString() : "planned input";
+        ExpertPruning.Counts c = ExpertPruning.counts(where, spec, m, p.options(ctx.seed()));
+        List<LayerResult> placeholder = new ArrayList<>();
+        c.keptByLayer().forEach((l, k) -> placeholder.add(new LayerResult(l, spec.layer(l).experts(),
+                IntStream.range(0, k).mapToObj(KeptExpert::single).toList(), null, Double.NaN)));
+        List<TensorSpec> tensors = ExpertRemoval.tensors(TensorTable.of(where, in.tensors()), spec, placeholder);
+        Layout out = new Layout(ConfigEdit.apply(spec, c.keptByLayer()), tensors, in.facts(), in.exact() && !c.estimated());
+        List<String> notes = new ArrayList<>(c.notes());
+        if (c.estimated()) {
+            notes.add("global allocation: the per-layer expert counts come from the weights; the plan spreads the " + c.target()
+                    + " kept experts over the layers as an estimate");
+        }
+        ObjectNode d = Json.PRETTY.createObjectNode();
+        d.put("method", m.name());
+        d.set("method_params", m.paramsJson());
+        d.put("experts_before", c.before());
+        d.put("experts_after", c.target());
+        d.put("estimated", c.estimated());
+        ObjectNode per = d.putObject("kept_per_layer");
+        c.keptByLayer().forEach((l, k) -> per.put(Integer.toString(l), k));
+        return new Planned(out, m.needsCalibration(), notes, d);
+    }
+
+    @Override
+    protected JsonNode run(Parameters p, Plan plan, Path input, List<Path> extra, Path output, StageContext ctx) {
+        BoundPruner<?> m = p.pruner();
         StatsSource stats = StatsSource.NONE;
-        ObjectNode rep = Json.PRETTY.createObjectNode();
-        if (o.needsCalibration()) {
+        ObjectNode coverage = null;
+        if (m.needsCalibration()) {
             try (CalibratedModel cm = CalibratedModel.open(input, ctx)) {
-                int samples = o.method() == ExpertMethod.NAEE ? p.naeeSamples() : 0;
-                RuntimeStats.Result r = RuntimeStats.collect(cm.model(), cm.batches(), cm.options(), samples, Progress.NONE);
+                RuntimeStats.Result r = RuntimeStats.collect(cm, m.blockSamples());
                 stats = r.stats();
-                rep.set("coverage", r.coverage().toJson());
+                coverage = r.coverage().toJson();
                 if (r.coverage().flaggedCount() > 0) {
                     ctx.info(r.coverage().flaggedCount() + " expert(s) got fewer than " + r.coverage().threshold()
                             + " calibration tokens (see coverage in the provenance)");
@@ -125,13 +179,14 @@ public final class PruneExpertsStage extends RecordStage<PruneExpertsStage.Param
             }
         }
         try (Checkpoint in = Checkpoint.open(input)) {
-            ExpertPruneReport r = ExpertPruner.run(in, output, o, stats);
-            rep.put("method", o.method().key());
-            rep.put("experts_before", r.expertsBefore());
-            rep.put("experts_after", r.expertsAfter());
-            rep.put("details", ExpertPruner.PROVENANCE);
-            ctx.info(String.format("kept %d of %d routed experts (%s)", r.expertsAfter(), r.expertsBefore(), o.method().key()));
+            ExpertPruneReport r = ExpertPruning.run(in, ModelSpec.of(in), output, m, p.options(ctx.seed()), stats,
+                    CheckpointWriter.Options.defaults());
+            ObjectNode rep = r.toJson();
+            if (coverage != null) {
+                rep.set("coverage", coverage);
+            }
+            ctx.info(String.format("kept %d of %d routed experts (%s)", r.expertsAfter(), r.expertsBefore(), m.name()));
+            return rep;
         }
-        return rep;
     }
 }

@@ -10,18 +10,21 @@ import dev.moekit.eval.Progress;
 import dev.moekit.eval.runtime.CausalLm;
 import dev.moekit.eval.runtime.RuntimeOptions;
 import dev.moekit.eval.runtime.TokenBatch;
-import dev.moekit.prune.calib.RuntimeSequentialCalibration;
+import dev.moekit.prune.calib.CalibratedModel;
 import dev.moekit.prune.calib.RuntimeStats;
-import dev.moekit.prune.expert.DistanceMode;
-import dev.moekit.prune.expert.ExpertMethod;
+import dev.moekit.prune.expert.BoundPruner;
 import dev.moekit.prune.expert.ExpertPruneOptions;
 import dev.moekit.prune.expert.ExpertPruner;
+import dev.moekit.prune.expert.ExpertPruning;
+import dev.moekit.prune.sparse.BoundSparsifier;
 import dev.moekit.prune.sparse.SparsityOptions;
 import dev.moekit.prune.sparse.SparsityReport;
 import dev.moekit.prune.sparse.UnstructuredPruner;
 import dev.moekit.prune.stats.StatsSource;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.CheckpointWriter;
+import dev.moekit.toolkit.io.Json;
+import dev.moekit.toolkit.method.Methods;
 import dev.moekit.toolkit.model.ModelSpec;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -49,20 +52,21 @@ public final class PruneQuality {
         try (Checkpoint c = Checkpoint.open(in); CausalLm lm = CausalLm.of(c, ModelSpec.of(c), RuntimeOptions.cpu())) {
             ModelSpec spec = lm.spec();
             List<TokenBatch> batches = Calibration.batches(in, co, 4);
+            CalibratedModel cm = new CalibratedModel(lm, batches, co, Progress.NONE);
             long t = System.nanoTime();
-            StatsSource stats = RuntimeStats.collect(lm, batches, co, 256, Progress.NONE).stats();
+            StatsSource stats = RuntimeStats.collect(cm, 256).stats();
             System.out.printf("calibration statistics: %.1f s%n", (System.nanoTime() - t) / 1e9);
-            for (ExpertMethod m : ExpertMethod.values()) {
-                ExpertPruneOptions.Builder b = ExpertPruneOptions.builder().optMethod(m).setKeep(keep).optSeed(1);
-                outputs.put(m.key(), prune(c, spec, work.resolve(m.key()), b.build(), stats));
+            ExpertPruneOptions budget = ExpertPruneOptions.keep(keep).withSeed(1);
+            for (ExpertPruner<?> m : Methods.standard().kind(ExpertPruner.KIND).all()) {
+                outputs.put(m.name(), prune(c, spec, work.resolve(m.name()), BoundPruner.of(m.name(), null), budget, stats));
             }
             outputs.put("stun_coactivation", prune(c, spec, work.resolve("stun_coact"),
-                    ExpertPruneOptions.builder().setKeep(keep).optDistance(DistanceMode.COACTIVATION).build(), stats));
-            for (var e : Map.of("wanda_0.5", SparsityOptions.wanda(0.5), "owl_0.5", SparsityOptions.owl(0.5),
-                    "wanda_2:4", SparsityOptions.nm(2, 4)).entrySet()) {
+                    BoundPruner.of("stun", Json.STRICT.readTree("{\"distance\": \"coactivation\"}")), budget, stats));
+            for (var e : Map.of("wanda_0.5", List.of("wanda", SparsityOptions.of(0.5)), "owl_0.5", List.of("owl", SparsityOptions.of(0.5)),
+                    "wanda_2:4", List.of("wanda", SparsityOptions.nm(2, 4))).entrySet()) {
                 long t2 = System.nanoTime();
-                SparsityReport r = UnstructuredPruner.run(c, spec, work.resolve(e.getKey()), e.getValue(),
-                        new RuntimeSequentialCalibration(lm, batches), CheckpointWriter.Options.defaults().withReplace(true));
+                SparsityReport r = UnstructuredPruner.run(c, spec, work.resolve(e.getKey()), BoundSparsifier.of((String) e.getValue().get(0), null),
+                        (SparsityOptions) e.getValue().get(1), cm, CheckpointWriter.Options.defaults().withReplace(true));
                 System.out.printf("%s: nominal sparsity %.4f, dense-for-lack-of-tokens %d, %.1f s%n", e.getKey(),
                         r.nominalSparsity(), r.denseForLackOfTokens().size(), (System.nanoTime() - t2) / 1e9);
                 outputs.put(e.getKey(), work.resolve(e.getKey()));
@@ -77,10 +81,10 @@ public final class PruneQuality {
         }
     }
 
-    private static Path prune(Checkpoint c, ModelSpec spec, Path out, ExpertPruneOptions o, StatsSource stats) {
+    private static Path prune(Checkpoint c, ModelSpec spec, Path out, BoundPruner<?> m, ExpertPruneOptions o, StatsSource stats) {
         long t = System.nanoTime();
-        var r = ExpertPruner.run(c, spec, out, o, stats, CheckpointWriter.Options.defaults().withReplace(true));
-        System.out.printf("%s: kept %s (%.2f s)%n", o.method().key() + (o.method() == ExpertMethod.STUN ? "/" + o.distance() : ""),
+        var r = ExpertPruning.run(c, spec, out, m, o, stats, CheckpointWriter.Options.defaults().withReplace(true));
+        System.out.printf("%s %s: kept %s (%.2f s)%n", m.name(), m.paramsJson(),
                 r.layers().stream().map(l -> java.util.Arrays.toString(l.keptIndices())).toList(), (System.nanoTime() - t) / 1e9);
         return out;
     }

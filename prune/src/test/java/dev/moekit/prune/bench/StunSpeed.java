@@ -1,8 +1,9 @@
 package dev.moekit.prune.bench;
 
+import dev.moekit.prune.expert.BoundPruner;
 import dev.moekit.prune.expert.ExpertPruneOptions;
 import dev.moekit.prune.expert.ExpertPruneReport;
-import dev.moekit.prune.expert.ExpertPruner;
+import dev.moekit.prune.expert.ExpertPruning;
 import dev.moekit.prune.stats.StatsSource;
 import dev.moekit.toolkit.bench.SyntheticMixtral;
 import dev.moekit.toolkit.io.Checkpoint;
@@ -56,8 +57,8 @@ public final class StunSpeed {
 
     private static String stun(Path in, Path out, double ratio) {
         try (Checkpoint c = Checkpoint.open(in)) {
-            ExpertPruneOptions o = ExpertPruneOptions.builder().setPruneRatio(ratio).build();
-            ExpertPruneReport r = ExpertPruner.run(c, dev.moekit.toolkit.model.ModelSpec.of(c), out, o, StatsSource.NONE,
+            ExpertPruneOptions o = ExpertPruneOptions.ratio(ratio);
+            ExpertPruneReport r = ExpertPruning.run(c, dev.moekit.toolkit.model.ModelSpec.of(c), out, BoundPruner.of("stun", null), o, StatsSource.NONE,
                     CheckpointWriter.Options.defaults().withReplace(true));
             return String.format("%d -> %d experts, %.2f GB -> %.2f GB, kept %s", r.expertsBefore(), r.expertsAfter(),
                     r.bytesIn() / 1e9, r.bytesOut() / 1e9, r.layers().stream().map(l -> java.util.Arrays.toString(l.keptIndices())).toList());

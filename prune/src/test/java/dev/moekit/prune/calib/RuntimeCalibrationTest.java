@@ -4,18 +4,22 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import dev.moekit.eval.Calibration;
+import dev.moekit.eval.CalibrationObserver;
 import dev.moekit.eval.CalibrationOptions;
 import dev.moekit.eval.Progress;
 import dev.moekit.eval.runtime.CausalLm;
+import dev.moekit.eval.runtime.LayerWeights;
 import dev.moekit.eval.runtime.RuntimeOptions;
 import dev.moekit.eval.runtime.TokenBatch;
-import dev.moekit.prune.expert.ExpertMethod;
+import dev.moekit.prune.expert.BoundPruner;
 import dev.moekit.prune.expert.ExpertPruneOptions;
 import dev.moekit.prune.expert.ExpertPruneReport;
-import dev.moekit.prune.expert.ExpertPruner;
+import dev.moekit.prune.expert.ExpertPruning;
+import dev.moekit.prune.sparse.BoundSparsifier;
 import dev.moekit.prune.sparse.LinearKey;
-import dev.moekit.prune.sparse.SequentialCalibration;
 import dev.moekit.prune.sparse.SparsityOptions;
 import dev.moekit.prune.sparse.SparsityReport;
 import dev.moekit.prune.sparse.UnstructuredPruner;
@@ -33,8 +37,10 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -111,35 +117,63 @@ class RuntimeCalibrationTest {
         }
     }
 
-    /** A pruned layer changes the statistics the next layer sees: the pass is truly sequential. */
+    /** Per-Linear input statistics of every layer, as Wanda reads them; optionally silences layer 0's attention. */
+    static final class Recorder implements CalibrationObserver {
+        final Map<Integer, Map<LinearKey, ActivationNorms.Builder>> sums = new HashMap<>();
+        final boolean silenceLayer0;
+
+        Recorder(boolean silenceLayer0) {
+            this.silenceLayer0 = silenceLayer0;
+        }
+
+        @Override
+        public Set<Role> linearInputs() {
+            return Set.of(Role.Q, Role.EXPERT_GATE);
+        }
+
+        @Override
+        public void linearInput(int layer, Role role, int expert, NDArray input) {
+            long rows = input.getShape().get(0);
+            float[] s = input.toType(DataType.FLOAT32, false).square().sum(new int[] {0}).toFloatArray();
+            sums.computeIfAbsent(layer, l -> new HashMap<>()).computeIfAbsent(new LinearKey(role, expert),
+                    k -> new ActivationNorms.Builder(s.length)).addSums(s, rows);
+        }
+
+        @Override
+        public void layerDone(int layer, LayerWeights weights) {
+            if (layer == 0 && silenceLayer0) {
+                weights.replace(Role.O, -1, new float[(int) weights.get(Role.O).size()]);   // attention of layer 0 now outputs nothing
+            }
+        }
+
+        ActivationNorms get(int layer, LinearKey k) {
+            ActivationNorms.Builder b = sums.getOrDefault(layer, Map.of()).get(k);
+            return b == null ? null : b.build();
+        }
+    }
+
+    /** Sequential calibration (eval's, as Wanda/OWL use it): an edited layer changes the statistics the next layer sees. */
     @Test
     void sequentialPassSeesEditedLayers() {
         Path dir = RefModels.model("mixtral-tiny");
         try (Checkpoint c = Checkpoint.open(dir); CausalLm lm = CausalLm.of(c, ModelSpec.of(c), RuntimeOptions.cpu())) {
-            List<TokenBatch> batches = Calibration.batches(dir, options("python", 32, 2), 2);
-            RuntimeSequentialCalibration calib = new RuntimeSequentialCalibration(lm, batches);
-            double[] dense;
-            double[] edited;
-            try (SequentialCalibration.Pass p = calib.open()) {
-                Map<LinearKey, ActivationNorms> n0 = p.observe(0);
-                assertEquals(64, n0.get(LinearKey.of(Role.Q)).tokens());
-                long routed = 0;
-                for (int e = 0; e < 8; e++) {
-                    ActivationNorms a = n0.get(new LinearKey(Role.EXPERT_GATE, e));
-                    routed += a == null ? 0 : a.tokens();
-                }
-                assertEquals(64 * 2, routed, "top-2: every token reaches two experts");
-                p.advance(0);
-                dense = p.observe(1).get(LinearKey.of(Role.Q)).sumSquares();
+            CalibrationOptions co = options("python", 32, 2);
+            List<TokenBatch> batches = Calibration.batches(dir, co, 2);
+            CalibratedModel cm = new CalibratedModel(lm, batches, co, Progress.NONE);
+            Recorder dense = new Recorder(false);
+            cm.run(dense, true, false);
+            assertEquals(64, dense.get(0, LinearKey.of(Role.Q)).tokens());
+            long routed = 0;
+            for (int e = 0; e < 8; e++) {
+                ActivationNorms a = dense.get(0, new LinearKey(Role.EXPERT_GATE, e));
+                routed += a == null ? 0 : a.tokens();
             }
-            try (SequentialCalibration.Pass p = calib.open()) {
-                p.observe(0);
-                int h = lm.spec().hidden();
-                p.replace(0, LinearKey.of(Role.O), new float[h * h]);   // attention of layer 0 now outputs nothing
-                p.advance(0);
-                edited = p.observe(1).get(LinearKey.of(Role.Q)).sumSquares();
-            }
-            assertFalse(java.util.Arrays.equals(dense, edited));
+            assertEquals(64 * 2, routed, "top-2: every token reaches two experts");
+            Recorder edited = new Recorder(true);
+            cm.run(edited, true, false);
+            assertTrue(java.util.Arrays.equals(dense.get(0, LinearKey.of(Role.Q)).sumSquares(), edited.get(0, LinearKey.of(Role.Q)).sumSquares()),
+                    "layer 0 is observed before its edit");
+            assertFalse(java.util.Arrays.equals(dense.get(1, LinearKey.of(Role.Q)).sumSquares(), edited.get(1, LinearKey.of(Role.Q)).sumSquares()));
         }
     }
 
@@ -150,21 +184,22 @@ class RuntimeCalibrationTest {
             ModelSpec spec = lm.spec();
             CalibrationOptions co = options("kernel", 64, 2);
             List<TokenBatch> batches = Calibration.batches(dir, co, 2);
+            CalibratedModel cm = new CalibratedModel(lm, batches, co, Progress.NONE);
             Path out = tmp.resolve("wanda");
-            SparsityReport r = UnstructuredPruner.run(c, spec, out, SparsityOptions.wanda(0.5),
-                    new RuntimeSequentialCalibration(lm, batches), CheckpointWriter.Options.defaults());
+            SparsityReport r = UnstructuredPruner.run(c, spec, out, BoundSparsifier.of("wanda", null), SparsityOptions.of(0.5), cm,
+                    CheckpointWriter.Options.defaults());
             try (Checkpoint pc = Checkpoint.open(out)) {
                 assertEquals(List.of(), SpecChecker.check(pc, ModelSpec.of(pc)));
             }
             long skippedParams = r.layers().stream().mapToLong(l -> l.skipped().size()).sum() * 256L * 512;
             assertEquals(0.5 * (r.linearParams() - skippedParams) / r.linearParams(), r.nominalSparsity(), 1e-3);
 
-            RuntimeStats.Result collected = RuntimeStats.collect(lm, batches, co, 64, Progress.NONE);
+            RuntimeStats.Result collected = RuntimeStats.collect(cm, 64);
             StatsSource stats = collected.stats();
-            for (ExpertMethod m : List.of(ExpertMethod.REAP, ExpertMethod.NAEE, ExpertMethod.FREQUENCY)) {
-                ExpertPruneOptions o = ExpertPruneOptions.builder().optMethod(m).setKeep(6).build();
-                Path po = tmp.resolve(m.key());
-                ExpertPruneReport er = ExpertPruner.run(c, spec, po, o, stats, CheckpointWriter.Options.defaults());
+            for (String m : List.of("reap", "naee", "frequency")) {
+                Path po = tmp.resolve(m);
+                ExpertPruneReport er = ExpertPruning.run(c, spec, po, BoundPruner.of(m, null), ExpertPruneOptions.keep(6), stats,
+                        CheckpointWriter.Options.defaults());
                 assertEquals(36, er.expertsAfter());
                 try (Checkpoint pc = Checkpoint.open(po)) {
                     assertEquals(List.of(), SpecChecker.check(pc, ModelSpec.of(pc)));

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.moekit.prune.expert.write.ExpertRoles;
 import dev.moekit.prune.stats.StatsSource;
 import dev.moekit.prune.testing.RefModels;
 import dev.moekit.toolkit.io.Checkpoint;
@@ -24,6 +25,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Router-weight STUN end to end on the shared tiny checkpoints (no calibration). */
 class ExpertPrunerTest {
+    /** Router-weight STUN with its defaults. */
+    static final BoundPruner<?> STUN = BoundPruner.of("stun", null);
+
     @TempDir
     Path tmp;
 
@@ -35,9 +39,9 @@ class ExpertPrunerTest {
     void mixtralUniformRouterWeightStun() throws Exception {
         try (Checkpoint in = Checkpoint.open(RefModels.model("mixtral-tiny"))) {
             ModelSpec spec = RefModels.spec(in);
-            ExpertPruneOptions o = ExpertPruneOptions.builder().setPruneRatio(0.25).build();
+            ExpertPruneOptions o = ExpertPruneOptions.ratio(0.25);
             Path out = tmp.resolve("out");
-            ExpertPruneReport r = ExpertPruner.run(in, spec, out, o, StatsSource.NONE, CheckpointWriter.Options.defaults());
+            ExpertPruneReport r = ExpertPruning.run(in, spec, out, STUN, o, StatsSource.NONE, CheckpointWriter.Options.defaults());
             assertEquals(48, r.expertsBefore());
             assertEquals(36, r.expertsAfter());
             assertTrue(r.uniform() && r.exact());
@@ -45,12 +49,15 @@ class ExpertPrunerTest {
                 assertEquals(6, pc.config().get("num_local_experts").asInt());
                 assertEquals(2, pc.config().get("num_experts_per_tok").asInt(), "top-k unchanged");
                 checkLayers(in, pc, spec, r);
-                // non-weight files copied, provenance written
+                // non-weight files copied; provenance in the report (the runner records it), no loose report file
                 assertTrue(Files.isRegularFile(out.resolve("tokenizer.json")));
                 assertTrue(Files.isRegularFile(out.resolve("generation_config.json")));
-                JsonNode prov = Json.STRICT.readTree(out.resolve(ExpertPruner.PROVENANCE).toFile());
+                assertFalse(Files.exists(out.resolve("expert_pruning.json")));
+                JsonNode prov = Json.STRICT.readTree(r.toJson().toString());
                 assertEquals(6, prov.get("layers").get(0).get("kept").size());
-                assertEquals("STUN", prov.get("options").get("method").asText());
+                assertEquals("stun", prov.get("method").asText());
+                assertEquals("ROUTER_WEIGHT", prov.get("method_params").get("distance").asText());
+                assertEquals(0.25, prov.get("options").get("prune_ratio").asDouble());
                 assertEquals(in.totalBytes() - 12L * 3 * 256 * 512 * 2 - 12L * 256 * 2, pc.totalBytes());
             }
         }
@@ -111,9 +118,9 @@ class ExpertPrunerTest {
     void mixtralGlobalThresholdGivesPerLayerCounts() throws Exception {
         try (Checkpoint in = Checkpoint.open(RefModels.model("mixtral-tiny"))) {
             ModelSpec spec = RefModels.spec(in);
-            ExpertPruneOptions o = ExpertPruneOptions.builder().setKeep(37).optAllocation(Allocation.GLOBAL).build();
+            ExpertPruneOptions o = ExpertPruneOptions.keep(37).withAllocation(Allocation.GLOBAL);
             Path out = tmp.resolve("global");
-            ExpertPruneReport r = ExpertPruner.run(in, spec, out, o, StatsSource.NONE, CheckpointWriter.Options.defaults());
+            ExpertPruneReport r = ExpertPruning.run(in, spec, out, STUN, o, StatsSource.NONE, CheckpointWriter.Options.defaults());
             assertEquals(37, r.expertsAfter());
             assertTrue(r.exact());
             try (Checkpoint pc = Checkpoint.open(out)) {
@@ -140,9 +147,9 @@ class ExpertPrunerTest {
     void qwenKeepsSharedExpertAndTopK() throws Exception {
         try (Checkpoint in = Checkpoint.open(RefModels.model("qwen2moe-tiny"))) {
             ModelSpec spec = RefModels.spec(in);
-            ExpertPruneOptions o = ExpertPruneOptions.builder().setPruneRatio(0.5).build();
+            ExpertPruneOptions o = ExpertPruneOptions.ratio(0.5);
             Path out = tmp.resolve("qwen");
-            ExpertPruneReport r = ExpertPruner.run(in, spec, out, o, StatsSource.NONE, CheckpointWriter.Options.defaults());
+            ExpertPruneReport r = ExpertPruning.run(in, spec, out, STUN, o, StatsSource.NONE, CheckpointWriter.Options.defaults());
             try (Checkpoint pc = Checkpoint.open(out)) {
                 assertEquals(16, pc.config().get("num_experts").asInt());
                 assertEquals(4, pc.config().get("num_experts_per_tok").asInt());
@@ -160,11 +167,14 @@ class ExpertPrunerTest {
     void topKGuard() throws Exception {
         try (Checkpoint in = Checkpoint.open(RefModels.model("mixtral-tiny"))) {
             ModelSpec spec = RefModels.spec(in);
-            ExpertPruneOptions tooMany = ExpertPruneOptions.builder().setKeep(1).build();
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ExpertPruner.plan(in, spec, tooMany, StatsSource.NONE));
+            ExpertPruneOptions tooMany = ExpertPruneOptions.keep(1);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ExpertPruning.plan(in, spec, STUN, tooMany, StatsSource.NONE));
             assertTrue(e.getMessage().contains("top-2"), e.getMessage());
-            ExpertPruneOptions clamp = ExpertPruneOptions.builder().setKeep(1).optTopKGuard(TopKGuard.KEEP_TOP_K).build();
-            ExpertPruneReport r = ExpertPruner.plan(in, spec, clamp, StatsSource.NONE);
+            // the metadata-only plan refuses the same request
+            e = assertThrows(IllegalArgumentException.class, () -> ExpertPruning.counts("x", spec, STUN, tooMany));
+            assertTrue(e.getMessage().contains("top-2"), e.getMessage());
+            ExpertPruneOptions clamp = ExpertPruneOptions.keep(1).withTopKGuard(TopKGuard.KEEP_TOP_K);
+            ExpertPruneReport r = ExpertPruning.plan(in, spec, STUN, clamp, StatsSource.NONE);
             r.layers().forEach(l -> assertEquals(2, l.kept().size()));
             assertFalse(r.exact());
         }
@@ -174,9 +184,10 @@ class ExpertPrunerTest {
     void averagingVariantWritesMeans() throws Exception {
         try (Checkpoint in = Checkpoint.open(RefModels.model("mixtral-tiny"))) {
             ModelSpec spec = RefModels.spec(in);
-            ExpertPruneOptions o = ExpertPruneOptions.builder().setKeep(5).optRepresentative(Representative.AVERAGE, 0).build();
+            BoundPruner<?> average = BoundPruner.of("stun", Json.STRICT.readTree("{\"representative\": \"average\"}"));
             Path out = tmp.resolve("avg");
-            ExpertPruneReport r = ExpertPruner.run(in, spec, out, o, StatsSource.NONE, CheckpointWriter.Options.defaults());
+            ExpertPruneReport r = ExpertPruning.run(in, spec, out, average, ExpertPruneOptions.keep(5), StatsSource.NONE,
+                    CheckpointWriter.Options.defaults());
             try (Checkpoint pc = Checkpoint.open(out)) {
                 LayerResult lr = r.layers().getFirst();
                 int j = 0;

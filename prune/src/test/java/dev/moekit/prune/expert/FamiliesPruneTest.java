@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.moekit.prune.expert.write.ExpertRoles;
 import dev.moekit.prune.stats.StatsSource;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.CheckpointWriter;
@@ -26,7 +27,7 @@ class FamiliesPruneTest {
 
     private ExpertPruneReport prune(Path in, Path out, ExpertPruneOptions o) {
         try (Checkpoint c = Checkpoint.open(in)) {
-            return ExpertPruner.run(c, ModelSpec.of(c), out, o, StatsSource.NONE, CheckpointWriter.Options.defaults());
+            return ExpertPruning.run(c, ModelSpec.of(c), out, ExpertPrunerTest.STUN, o, StatsSource.NONE, CheckpointWriter.Options.defaults());
         }
     }
 
@@ -43,7 +44,7 @@ class FamiliesPruneTest {
     void uniformStunOnEveryFamily(String family) {
         Path in = TinyCheckpoints.builder(family).layers(3).write(tmp.resolve("in"));
         Path out = tmp.resolve("out");
-        ExpertPruneReport r = prune(in, out, ExpertPruneOptions.builder().setPruneRatio(0.25).build());
+        ExpertPruneReport r = prune(in, out, ExpertPruneOptions.ratio(0.25));
         assertValid(out);
         try (Checkpoint c = Checkpoint.open(in); Checkpoint pc = Checkpoint.open(out)) {
             ModelSpec s = ModelSpec.of(c);
@@ -71,7 +72,7 @@ class FamiliesPruneTest {
     void deepseekV3CorrectionBiasFollowsTheExperts() {
         Path in = TinyCheckpoints.builder("deepseek_v3").layers(3).write(tmp.resolve("in"));
         Path out = tmp.resolve("out");
-        ExpertPruneReport r = prune(in, out, ExpertPruneOptions.builder().setKeep(4).build());
+        ExpertPruneReport r = prune(in, out, ExpertPruneOptions.keep(4));
         try (Checkpoint c = Checkpoint.open(in); Checkpoint pc = Checkpoint.open(out)) {
             ModelSpec s = ModelSpec.of(c);
             assertTrue(r.layers().stream().noneMatch(l -> !s.layer(l.layer()).moe()), "the dense first layer is not an MoE layer");
@@ -93,7 +94,7 @@ class FamiliesPruneTest {
     void fusedExpertsAreSlicedInStep() {
         Path in = TinyCheckpoints.builder("mixtral").fused(true).transformers5(true).write(tmp.resolve("in"));
         Path out = tmp.resolve("out");
-        ExpertPruneReport r = prune(in, out, ExpertPruneOptions.builder().setKeep(5).build());
+        ExpertPruneReport r = prune(in, out, ExpertPruneOptions.keep(5));
         assertValid(out);
         try (Checkpoint c = Checkpoint.open(in); Checkpoint pc = Checkpoint.open(out)) {
             ModelSpec s = ModelSpec.of(c);
@@ -119,7 +120,7 @@ class FamiliesPruneTest {
     void globalAllocationWritesAPerLayerListTheParserReads() {
         Path in = TinyCheckpoints.builder("qwen3_moe").layers(4).experts(16).seed(3).write(tmp.resolve("in"));
         Path out = tmp.resolve("out");
-        ExpertPruneReport r = prune(in, out, ExpertPruneOptions.builder().setKeep(41).optAllocation(Allocation.GLOBAL).build());
+        ExpertPruneReport r = prune(in, out, ExpertPruneOptions.keep(41).withAllocation(Allocation.GLOBAL));
         assertEquals(41, r.expertsAfter());
         try (Checkpoint pc = Checkpoint.open(out)) {
             ModelSpec ps = ModelSpec.of(pc);

@@ -102,6 +102,39 @@ class WandaOwlTest {
         assertTrue(r[3] < r[0], "more outliers, lower sparsity");
     }
 
+    /**
+     * A small stage target (e.g. total 0.3 after expert pruning removed 23.5% of the Linear weights: S = 0.085) with
+     * one outlier-heavy layer: the reference formula puts the other layers at S - (2 lambda - mean) < 0. The spread
+     * shrinks to min(lambda, S/2, (1-S)/2), so every target stays in (0, 1) and the mean is still S.
+     */
+    @Test
+    void owlSpreadShrinksNearZeroAndOne() {
+        double[] lod = {0.9, 2.0, 1.1, 1.2, 0.9, 6.0};
+        for (double target : new double[] {0.085, 0.02, 0.97, 0.999}) {
+            double[] s = Owl.layerSparsities(lod, target, 0.08);
+            assertEquals(target, java.util.Arrays.stream(s).average().orElseThrow(), 1e-12, "mean at " + target);
+            for (double v : s) {
+                assertTrue(v > 0 && v < 1, "layer target " + v + " for S = " + target);
+            }
+            double lambda = Owl.spread(target, 0.08);
+            assertEquals(Math.min(0.08, Math.min(target, 1 - target) / 2), lambda, 1e-15);
+            double span = java.util.Arrays.stream(s).max().orElseThrow() - java.util.Arrays.stream(s).min().orElseThrow();
+            assertEquals(2 * lambda, span, 1e-12, "the window shrinks with the spread");
+            assertTrue(s[5] < s[0], "more outliers, lower sparsity");
+        }
+        // the reference formula, unshrunk, goes negative here (the bug: "sparsity must be in [0, 1], got -0.0...")
+        double mean = 0;
+        double[] scaled = new double[lod.length];
+        for (int l = 0; l < lod.length; l++) {
+            scaled[l] = (lod[l] - 0.9) / (6.0 - 0.9) * 0.16;
+            mean += scaled[l] / lod.length;
+        }
+        assertTrue(0.085 - (scaled[0] - mean) > 0.085 && 0.085 - (scaled[5] - mean) < 0, "unshrunk, the outlier layer gets a negative target");
+        // in the reference's range nothing changes
+        assertEquals(0.08, Owl.spread(0.4, 0.08));
+        assertEquals(0.08, Owl.spread(0.16, 0.08));
+    }
+
     @Test
     void outlierRatioCountsScoresAboveMTimesTheMean() {
         Owl.Outliers o = new Owl.Outliers(5);
