@@ -19,6 +19,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * holds (as Lucene tests every codec): extend it per kind, give the kind and, where a method has required
  * parameters, sample parameters. Kind contracts add the behaviour of their operations on real checkpoints.
  */
+@org.junit.jupiter.api.TestInstance(org.junit.jupiter.api.TestInstance.Lifecycle.PER_CLASS)
 public abstract class MethodContract<M extends Method<?>> {
     /** The kind under test. */
     protected abstract MethodKind<M> kind();
