@@ -38,6 +38,7 @@ public final class Batch {
         s.put("workers", o.workers());
         s.put("retries", o.retries());
         o.devices().forEach(s.putArray("devices")::add);
+        s.set("slurm", dev.moekit.toolkit.method.Params.toJson(o.slurm()));
         s.put("submitted", Instant.now().toString());
         job.saveSettings(s);
         return start(job, o, wait, events);
@@ -101,9 +102,14 @@ public final class Batch {
         List<String> devices = new java.util.ArrayList<>();
         s.path("devices").forEach(d -> devices.add(d.asText()));
         BatchOptions o = new BatchOptions(s.path("executor").asText("local"), s.path("workers").asInt(1), devices, s.path("retries").asInt(1),
-                slurm == null ? BatchOptions.Slurm.defaults() : slurm);
+                slurm == null || slurm.equals(BatchOptions.Slurm.defaults()) ? stored(s) : slurm);
         clearFailures(job);
         return start(job, o, wait, events);
+    }
+
+    private static BatchOptions.Slurm stored(ObjectNode s) {
+        return s.has("slurm") ? dev.moekit.toolkit.method.Params.bind("batch slurm settings", s.get("slurm"), BatchOptions.Slurm.class)
+                : BatchOptions.Slurm.defaults();
     }
 
     /** Cancels a job's Slurm jobs or local coordinator; finished units stay for resume. */
