@@ -185,7 +185,9 @@ public final class PruneExpertsStage extends SingleUnitStage<PruneExpertsStage.P
             if (coverage != null) {
                 rep.set("coverage", coverage);
             }
-            ctx.info(String.format("kept %d of %d routed experts (%s)", r.expertsAfter(), r.expertsBefore(), m.name()));
+            String summary = String.format("kept %d of %d routed experts (%s)", r.expertsAfter(), r.expertsBefore(), m.name());
+            ctx.info(summary);
+            rep.put("summary", summary);
             return rep;
         }
     }

@@ -212,8 +212,10 @@ public final class SparsifyStage extends SingleUnitStage<SparsifyStage.Parameter
                     rep.put("total_sparsity_target", p.totalSparsity());
                 }
                 rep.put("stage_sparsity_target", o.sparsity());
-                ctx.info(String.format(Locale.ROOT, "nominal sparsity %.1f%% of decoder Linear weights; %d Linear(s) left dense for lack of tokens",
-                        100 * r.nominalSparsity(), r.denseForLackOfTokens().size()));
+                String summary = String.format(Locale.ROOT, "nominal sparsity %.1f%% of decoder Linear weights; %d Linear(s) left dense for lack of tokens",
+                        100 * r.nominalSparsity(), r.denseForLackOfTokens().size());
+                ctx.info(summary);
+                rep.put("summary", summary);
             }
         }
         return rep;

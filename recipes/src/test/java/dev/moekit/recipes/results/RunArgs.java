@@ -10,7 +10,7 @@ import java.util.List;
  * fresh temporary work folder for the outputs it measures.
  */
 record RunArgs(Path shared, Path outMd, int evalWindows, int calWindows, List<String> models, Path work) {
-    static final List<String> MODELS = List.of("mixtral-tiny", "qwen2moe-tiny");
+    static final List<String> MODELS = List.of("mixtral-tiny", "qwen2moe-tiny", "mixtral-upcycled-tiny");
 
     static RunArgs parse(String[] args, int defaultEval, int defaultCal, String workPrefix) throws IOException {
         return new RunArgs(Path.of(args[0]), Path.of(args[1]),
