@@ -102,7 +102,7 @@ class CliTest {
         Run usage = run("convert", MIXTRAL.toString());
         assertEquals(2, usage.code());
         Run badDtype = run("convert", MIXTRAL.toString(), out.toString(), "--dtype", "int4");
-        assertEquals(1, badDtype.code());
+        assertEquals(2, badDtype.code(), "a wrong option value is a usage error");
         assertTrue(badDtype.err().contains("int4"), badDtype.err());
         assertFalse(Files.exists(out));
         assertFalse(Files.exists(dir.resolve("out.partial")));
@@ -156,8 +156,135 @@ class CliTest {
         assertTrue(Files.exists(quant.resolve("moekit_provenance.json")));
         assertEquals(2, run("prune", tiny.toString(), dir.resolve("x").toString(), "--experts", "0.25", "--sparsity", "0.4").code());
         Run badMethod = run("prune", tiny.toString(), dir.resolve("x").toString(), "--method", "magic", "--experts", "0.25");
-        assertEquals(1, badMethod.code());
+        assertEquals(2, badMethod.code());
         assertTrue(badMethod.err().contains("magic"), badMethod.err());
         assertFalse(Files.exists(dir.resolve("x")));
+    }
+
+    @Test
+    void wrongOptionValuesAreUsageErrorsNamingTheOption() {
+        Path tiny = TinyCheckpoints.write(dir.resolve("tiny"), "mixtral");
+        String out = dir.resolve("x").toString();
+        Run bits = run("quantize", tiny.toString(), out, "--bits", "7");
+        assertEquals(2, bits.code(), bits.err());
+        assertTrue(bits.err().contains("7"), bits.err());
+        Run stunn = run("prune", tiny.toString(), out, "--method", "stunn", "--experts", "0.25");
+        assertEquals(2, stunn.code(), stunn.err());
+        assertTrue(stunn.err().contains("did you mean 'stun'"), stunn.err());
+        Run ratio = run("prune", tiny.toString(), out, "--experts", "25");
+        assertEquals(2, ratio.code(), ratio.err());
+        Run threads = run("convert", tiny.toString(), out, "--threads", "abc");
+        assertEquals(2, threads.code(), threads.err());
+        assertTrue(threads.err().contains("--threads needs an integer, got 'abc'"), threads.err());
+        Run gpu = run("eval", tiny.toString(), "--device", "gpu:7", "--windows", "1");
+        assertEquals(1, gpu.code(), gpu.err());
+        assertTrue(gpu.err().contains("device gpu:7 is not available") && gpu.err().lines().count() == 1, gpu.err());
+        assertFalse(Files.exists(dir.resolve("x")));
+    }
+
+    @Test
+    void dryRunOfTheMainJobPrintsThePlanAndWritesNothing() throws IOException {
+        Path recipe = Path.of("examples/mixtral-tiny-stun.yaml").toAbsolutePath();
+        Path out = dir.resolve("dry");
+        Run r = run("run", recipe.toString(), "--dry-run", "--output", out.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("stage 1/2 prune") && r.out().contains("stage 2/2 sparsify (calibrates)"), r.out());
+        assertTrue(r.out().contains("unit"), r.out());
+        assertFalse(Files.exists(out));
+        assertFalse(Files.exists(dir.resolve("dry.work")));
+        Run j = run("run", recipe.toString(), "--dry-run", "--json", "--output", out.toString());
+        JsonNode plan = Json.STRICT.readTree(j.out());
+        assertEquals(2, plan.get("stages").size());
+        assertTrue(plan.get("calibration").size() >= 1, "the calibration files are resolved and hashed");
+    }
+
+    @Test
+    void methodsListsEveryKindWithParameters() throws IOException {
+        Run r = run("methods", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = Json.STRICT.readTree(r.out());
+        java.util.function.Function<String, java.util.Set<String>> names = kind -> {
+            java.util.Set<String> s = new java.util.TreeSet<>();
+            j.path(kind).path("methods").forEach(m -> s.add(m.path("name").asText()));
+            return s;
+        };
+        assertTrue(names.apply("expert-pruner").containsAll(java.util.List.of("stun", "frequency", "weighted_frequency", "ean", "reap", "naee", "random")));
+        assertTrue(names.apply("sparsifier").containsAll(java.util.List.of("wanda", "owl")));
+        assertTrue(names.apply("weight-quantizer").containsAll(java.util.List.of("rtn", "gptq")));
+        assertTrue(names.apply("format").containsAll(java.util.List.of("compressed-tensors", "gptq", "fake-quant")));
+        assertTrue(names.apply("stage").containsAll(java.util.List.of("prune", "sparsify", "quantize", "convert")));
+        JsonNode stun = null;
+        for (JsonNode m : j.path("expert-pruner").path("methods")) {
+            if (m.path("name").asText().equals("stun")) {
+                stun = m;
+            }
+        }
+        assertTrue(stun.path("reference").asText().contains("2409.06211"));
+        assertEquals("depends", stun.path("calibration").asText());
+        assertTrue(stun.path("parameters").size() >= 3, stun.toString());
+        Run text = run("methods");
+        assertTrue(text.out().contains("expert-pruner:") && text.out().contains("stun"), text.out());
+    }
+
+    @Test
+    void twoPruneStagesInARowAndPruningAPrunedCheckpoint() throws IOException {
+        Path tiny = TinyCheckpoints.write(dir.resolve("tiny"), "mixtral");
+        Path recipe = dir.resolve("r.yaml");
+        Files.writeString(recipe, "model: tiny\noutput: twice\nstages:\n  - prune: {method: random, experts: 0.25}\n  - prune: {method: random, experts: 0.34}\n");
+        Run r = run("run", recipe.toString());
+        assertEquals(0, r.code(), r.err());
+        JsonNode prov = Json.STRICT.readTree(dir.resolve("twice/moekit_provenance.json").toFile());
+        assertEquals(2, prov.get("stages").size());
+        assertEquals("prune", prov.get("stages").get(1).get("stage").asText());
+        JsonNode j = Json.STRICT.readTree(run("inspect", dir.resolve("twice").toString(), "--json").out());
+        assertEquals(4, j.get("per_layer").get(0).get("experts").asInt(), "8 -> 6 -> 4");
+        Run again = run("prune", dir.resolve("twice").toString(), dir.resolve("thrice").toString(), "--method", "random", "--experts", "0.5");
+        assertEquals(0, again.code(), again.err());
+    }
+
+    @Test
+    void aMisspelledRecipeKeyIsNamedWithTheClosestKey() throws IOException {
+        Path tiny = TinyCheckpoints.write(dir.resolve("tiny"), "mixtral");
+        Path recipe = dir.resolve("r.yaml");
+        Files.writeString(recipe, "model: tiny\noutput: o\nstages:\n  - prune: {method: stun, expert: 0.25}\n");
+        Run r = run("run", recipe.toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("unknown key 'expert' (did you mean 'experts'?)"), r.err());
+        Files.writeString(recipe, "model: tiny\noutput: o\nstages:\n  - sparsify: {method: owl, total_sparsty: 0.4}\n");
+        Run s = run("run", recipe.toString());
+        assertTrue(s.err().contains("unknown key 'total_sparsty' (did you mean 'total_sparsity'?)"), s.err());
+    }
+
+    @Test
+    void evalOfACheckpointWithANaNWeightFails() throws IOException {
+        Path tiny = TinyCheckpoints.write(dir.resolve("tiny"), "mixtral");
+        String victim = "model.embed_tokens.weight";
+        long offset;
+        Path shard;
+        try (Checkpoint c = Checkpoint.open(tiny)) {
+            shard = c.shard(victim).path();
+            offset = c.shard(victim).dataStart() + c.info(victim).begin();
+        }
+        try (RandomAccessFile f = new RandomAccessFile(shard.toFile(), "rw")) {
+            f.seek(offset);
+            for (int i = 0; i < 4096; i++) {
+                f.write(new byte[] {(byte) 0xc0, 0x7f});
+            }
+        }
+        Run r = run("eval", tiny.toString(), "--windows", "1");
+        assertEquals(1, r.code(), r.out());
+        assertTrue(r.err().contains("NaN"), r.err());
+        Run p = run("prune", tiny.toString(), dir.resolve("p").toString(), "--method", "random", "--experts", "0.25");
+        assertEquals(1, p.code());
+        assertTrue(p.err().contains(victim) && p.err().contains("NaN"), p.err());
+        assertFalse(Files.exists(dir.resolve("p")));
+    }
+
+    @Test
+    void controlCharactersInMessagesAreEscaped() {
+        Run r = run("inspect", dir.resolve("no\u001b[31mpe").toString());
+        assertEquals(1, r.code());
+        assertFalse(r.err().contains("\u001b"), r.err());
+        assertTrue(r.err().contains("\\u001b"), r.err());
     }
 }
