@@ -29,7 +29,8 @@ import java.util.Set;
  * routed experts see only their routed tokens, or all tokens with {@code allExperts}); when the layer is done its
  * modules are quantized and written, and the layer's weights are replaced by the quantized values, so layer
  * {@code l+1} is calibrated on the outputs of the quantized model. Experts with fewer than {@code minTokens} rows
- * fall back to RTN (reported). Modules outside decoder layers (lm_head, if selected) are RTN.
+ * fall back to RTN (reported). Modules outside decoder layers (lm_head, if selected) are RTN. The method is the
+ * options' {@link WeightQuantizer} (GPTQ, or any registered quantizer that uses Hessians).
  *
  * <p>Memory: the Hessians of one layer are held at once (for Mixtral-8x7B, 8 experts x (4096^2 + 14336^2) fp32, about
  * 7 GB native).
@@ -43,8 +44,9 @@ public final class CalibratedGptq {
 
     public static Result run(Checkpoint in, Path out, QuantOptions opts, CalibrationOptions calibration,
                              RuntimeOptions runtime, Progress progress) {
-        if (opts.method() != Method.GPTQ) {
-            throw new IllegalArgumentException("calibrated quantization runs GPTQ; set method GPTQ (RTN needs no calibration)");
+        if (!opts.method().needsCalibration()) {
+            throw new IllegalArgumentException("calibrated quantization runs a method that uses calibration Hessians (gptq); '"
+                    + opts.method().name() + "' needs no calibration");
         }
         ModelSpec spec = ModelSpec.of(in);
         if (spec.fusedExperts()) {

@@ -6,17 +6,17 @@ import dev.moekit.toolkit.tensor.Floats;
 /**
  * GPTQ's min-max quantization grid for one row and group (see {@link QuantScheme} for the formulas), with the scale
  * rounded to the dtype it will be stored in before any code is chosen, so stored and simulated values agree exactly.
- * Rounding is round-half-to-even, as {@code torch.round}.
+ * Rounding is round-half-to-even, as {@code torch.round}. Shared by the weight quantizers ({@code quantize.method}).
  */
-final class Grid {
+public final class Grid {
     private Grid() {
     }
 
     /** Scale and zero point of one group. */
-    record Params(float scale, int zero) {}
+    public record Params(float scale, int zero) {}
 
     /** Grid parameters of {@code x[from, from+len)}. */
-    static Params find(float[] x, int from, int len, QuantScheme s, DType scaleType) {
+    public static Params find(float[] x, int from, int len, QuantScheme s, DType scaleType) {
         float[] mm = Kernels.range(x, from, len);
         return fromRange(mm[0], mm[1], s, scaleType);
     }
@@ -40,7 +40,7 @@ final class Grid {
     }
 
     /** The code of {@code x}: {@code clamp(round(x/scale) + zero, 0, maxq)}. */
-    static int code(float x, float scale, int zero, int maxq) {
+    public static int code(float x, float scale, int zero, int maxq) {
         return clamp((int) Math.rint(x / scale) + zero, maxq);
     }
 

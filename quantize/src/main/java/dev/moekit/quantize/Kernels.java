@@ -10,9 +10,10 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Vector API loops for the per-group hot paths. Each equals its scalar formula exactly: codes
  * {@code clamp(rint(x / scale) + zero, 0, maxq)} (round-half-even through the 1.5 * 2^23 trick, exact for
- * |x/scale| < 2^22 and clamped anyway beyond), values {@code scale * (q - zero)}.
+ * |x/scale| < 2^22 and clamped anyway beyond), values {@code scale * (q - zero)}. Shared by the weight quantizers
+ * ({@code quantize.method}) and {@link QuantizedMatrix}.
  */
-final class Kernels {
+public final class Kernels {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, VectorShape.forBitSize(F.length() * 32));
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, F.length() * 8)));
@@ -47,7 +48,7 @@ final class Kernels {
     }
 
     /** Codes of {@code x[from, from+len)} into {@code codes} at the same offsets. */
-    static void codes(float[] x, byte[] codes, int from, int len, float scale, int zero, int maxq) {
+    public static void codes(float[] x, byte[] codes, int from, int len, float scale, int zero, int maxq) {
         int k = from;
         int end = from + len;
         if (VECTOR) {

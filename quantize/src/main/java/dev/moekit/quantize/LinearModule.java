@@ -19,7 +19,7 @@ import dev.moekit.toolkit.select.Selector;
  */
 public record LinearModule(String module, String tensor, Role role, int layer, int expert, int rows, int cols, int slice) {
     /** The HF parameter suffix of a linear module's weight. */
-    static final String WEIGHT = ".weight";
+    public static final String WEIGHT = ".weight";
 
     public LinearModule {
         if (rows <= 0 || cols <= 0) {
@@ -40,7 +40,7 @@ public record LinearModule(String module, String tensor, Role role, int layer, i
     }
 
     /** Module name of a weight tensor: the name without a trailing {@code .weight}. */
-    static String moduleOf(String tensor) {
+    public static String moduleOf(String tensor) {
         return tensor.endsWith(WEIGHT) ? tensor.substring(0, tensor.length() - WEIGHT.length()) : tensor;
     }
 }

@@ -1,7 +1,7 @@
 package dev.moekit.quantize;
 
 import dev.moekit.toolkit.io.Checkpoint;
-import dev.moekit.toolkit.io.TensorInfo;
+import dev.moekit.toolkit.io.TensorSpec;
 import dev.moekit.toolkit.model.ModelSpec;
 import dev.moekit.toolkit.model.Role;
 import dev.moekit.toolkit.model.TensorLayout;
@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
  * The linear weights of a checkpoint, found through its {@link ModelSpec} (never by name patterns): attention
@@ -33,13 +34,21 @@ public record ModuleCatalog(ModelSpec spec, List<LinearModule> linears, List<Lin
 
     /** Catalogs {@code c}, whose structure is {@code spec}. */
     public static ModuleCatalog of(Checkpoint c, ModelSpec spec) {
+        return of(spec, n -> c.has(n) ? TensorSpec.of(c.info(n)) : null);
+    }
+
+    /**
+     * Catalogs a checkpoint from metadata alone: {@code tensors} gives a tensor's spec by name, or null when the
+     * checkpoint lacks it (a planned {@code Layout}'s tensors, say).
+     */
+    public static ModuleCatalog of(ModelSpec spec, Function<String, TensorSpec> tensors) {
         List<LinearModule> linears = new ArrayList<>();
         List<LinearModule> gates = new ArrayList<>();
         for (TensorLayout.Planned p : TensorLayout.expected(spec)) {
-            if (!c.has(p.name())) {
+            TensorSpec t = tensors.apply(p.name());
+            if (t == null) {
                 continue;
             }
-            TensorInfo t = c.info(p.name());
             if (LINEAR.contains(p.role()) || GATES.contains(p.role())) {
                 List<LinearModule> into = GATES.contains(p.role()) ? gates : linears;
                 into.addAll(modules(p, t));
@@ -48,19 +57,20 @@ public record ModuleCatalog(ModelSpec spec, List<LinearModule> linears, List<Lin
         return new ModuleCatalog(spec, linears, gates);
     }
 
-    private static List<LinearModule> modules(TensorLayout.Planned p, TensorInfo t) {
-        if (t.rank() == 2) {
+    private static List<LinearModule> modules(TensorLayout.Planned p, TensorSpec t) {
+        long[] d = t.shape();
+        if (d.length == 2) {
             return List.of(new LinearModule(LinearModule.moduleOf(p.name()), p.name(), p.role(), p.layer(), p.expert(),
-                    (int) t.dim(0), (int) t.dim(1), -1));
+                    (int) d[0], (int) d[1], -1));
         }
-        if (t.rank() == 3) { // fused experts [E, out, in]: one module per expert slice
+        if (d.length == 3) { // fused experts [E, out, in]: one module per expert slice
             List<LinearModule> out = new ArrayList<>();
-            for (int e = 0; e < t.dim(0); e++) {
-                out.add(new LinearModule(p.name() + "." + e, p.name(), p.role(), p.layer(), e, (int) t.dim(1), (int) t.dim(2), e));
+            for (int e = 0; e < d[0]; e++) {
+                out.add(new LinearModule(p.name() + "." + e, p.name(), p.role(), p.layer(), e, (int) d[1], (int) d[2], e));
             }
             return out;
         }
-        throw new dev.moekit.toolkit.io.CheckpointException("tensor '" + p.name() + "' of role " + p.role() + " has rank " + t.rank() + ", expected a matrix");
+        throw new dev.moekit.toolkit.io.CheckpointException("tensor '" + p.name() + "' of role " + p.role() + " has rank " + d.length + ", expected a matrix");
     }
 
     /** All linear modules, quantizable ones and gates. */

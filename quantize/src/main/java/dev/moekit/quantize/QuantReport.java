@@ -8,7 +8,7 @@ import java.util.List;
 /**
  * What a quantization run did.
  *
- * @param format              output format
+ * @param format              output format (registered name)
  * @param modules             one entry per quantized module, in checkpoint order
  * @param kept                linear modules left unquantized (routers, lm_head, rule-kept modules)
  * @param quantizedParams     weights in quantized modules
@@ -18,7 +18,7 @@ import java.util.List;
  * @param sourceBytes         bytes those modules took in the input
  * @param fallbacks           modules where GPTQ fell back to RTN
  */
-public record QuantReport(Format format, List<ModuleReport> modules, List<String> kept, long quantizedParams,
+public record QuantReport(String format, List<ModuleReport> modules, List<String> kept, long quantizedParams,
                           double averageBits, double averageStoredBits, long quantizedBytes, long sourceBytes,
                           int fallbacks) {
     public QuantReport {
@@ -36,7 +36,7 @@ public record QuantReport(Format format, List<ModuleReport> modules, List<String
      * @param bits              code bits
      * @param groupSize         group size (0 per channel)
      * @param symmetric         symmetric grid
-     * @param method            the method actually used
+     * @param method            the weight quantizer actually used (registered name; RTN after a fallback)
      * @param fallback          why GPTQ fell back to RTN, or null
      * @param params            weights in the module
      * @param calibrationRows   calibration rows (tokens) the module saw
@@ -44,13 +44,13 @@ public record QuantReport(Format format, List<ModuleReport> modules, List<String
      * @param storedBits        stored bits (codes, scales, zeros, g_idx)
      */
     public record ModuleReport(String module, Role role, int layer, int expert, int bits, int groupSize, boolean symmetric,
-                               Method method, String fallback, long params, long calibrationRows, double relativeError, long storedBits) {}
+                               String method, String fallback, long params, long calibrationRows, double relativeError, long storedBits) {}
 
     public JsonNode toJson() {
         return Json.PRETTY.valueToTree(this);
     }
 
-    static QuantReport of(Format format, List<ModuleReport> modules, List<String> kept, long sourceBytes) {
+    static QuantReport of(String format, List<ModuleReport> modules, List<String> kept, long sourceBytes) {
         long params = 0;
         double codeBits = 0;
         long stored = 0;

@@ -2,38 +2,28 @@ package dev.moekit.quantize;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moekit.toolkit.io.Checkpoint;
-import dev.moekit.toolkit.io.CheckpointException;
 import dev.moekit.toolkit.io.CheckpointWriter;
-import dev.moekit.toolkit.io.DType;
 import dev.moekit.toolkit.io.TensorSpec;
 import dev.moekit.toolkit.linalg.Linalg;
 import dev.moekit.toolkit.model.ModelSpec;
-import dev.moekit.toolkit.tensor.Floats;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
 /**
  * One quantization output in progress: the plan is fixed and the writer open; modules are quantized and written in
- * any order ({@link #quantize}), then {@link #finish} quantizes what is left with RTN (or GPTQ's fallback), copies
- * every other tensor, writes the configs and the report, and commits. Closing an unfinished session discards the
- * partial output.
+ * any order ({@link #quantize}), then {@link #finish} quantizes what is left with the method's data-free path (RTN, or
+ * GPTQ's fallback), copies every other tensor, writes the configs, and commits. Closing an unfinished session discards
+ * the partial output.
  */
 public final class QuantSession implements AutoCloseable {
     private final Checkpoint in;
     private final QuantOptions opts;
     private final Linalg linalg;
+    private final OutputPlan plan;
     private final Map<LinearModule, QuantScheme> schemes;
-    private final Map<String, List<LinearModule>> byTensor = new LinkedHashMap<>();
-    private final PackedLayout layout;
-    private final DType scaleType;
-    private final List<String> kept;
     private final CheckpointWriter writer;
     private final Map<LinearModule, QuantReport.ModuleReport> reports = new HashMap<>();
     private final Map<String, float[]> fusedBuffers = new HashMap<>();
@@ -45,19 +35,12 @@ public final class QuantSession implements AutoCloseable {
         this.linalg = linalg;
         ModelSpec spec = ModelSpec.of(in);
         ModuleCatalog catalog = ModuleCatalog.of(in, spec);
-        this.schemes = Quantizer.planFor(in, opts, usage);
-        this.layout = Quantizer.layoutOf(opts.format());
-        DType weightType = spec.dtype();
-        this.scaleType = opts.scaleType() != null ? opts.scaleType() : layout != null ? layout.scaleType(weightType) : weightType;
-        schemes.keySet().forEach(m -> byTensor.computeIfAbsent(m.tensor(), k -> new ArrayList<>()).add(m));
-        if (layout != null) {
-            schemes.keySet().stream().filter(LinearModule::fused).findFirst().ifPresent(m -> {
-                throw new CheckpointException(in.dir() + ": '" + m.tensor() + "' holds fused experts; packed " + opts.format()
-                        + " export needs per-expert tensors (convert the checkpoint to the per-expert layout, or write FAKE_QUANT)");
-            });
-        }
-        this.kept = catalog.all().stream().filter(m -> !schemes.containsKey(m)).map(LinearModule::module).toList();
-        this.writer = CheckpointWriter.create(out, outputPlan(weightType), opts.writer(), in.dir());
+        this.schemes = Quantizer.planFor(spec, catalog, opts, usage, m -> Weights.read(in, m));
+        opts.method().check(opts.scheme());
+        schemes.values().stream().distinct().forEach(s -> opts.method().check(s));
+        this.plan = new OutputPlan(in.dir().toString(), spec, catalog, opts, schemes);
+        this.writer = CheckpointWriter.create(out, plan.tensors(in.names().stream().map(n -> TensorSpec.of(in.info(n))).toList()),
+                opts.writer(), in.dir());
     }
 
     /** Plans {@code in}'s quantization and opens the output {@code out}. */
@@ -80,8 +63,8 @@ public final class QuantSession implements AutoCloseable {
     }
 
     /**
-     * Quantizes {@code m} from {@code weight} [rows, cols] (GPTQ with {@code hessian} when the method is GPTQ, RTN
-     * otherwise or as the reported fallback), writes it, and returns the quantized matrix.
+     * Quantizes {@code m} from {@code weight} [rows, cols] with the options' method ({@code hessian}: the calibration
+     * Hessian of its input, or null), writes it, and returns the quantized matrix.
      */
     public QuantizedMatrix quantize(LinearModule m, float[] weight, Hessian hessian) {
         QuantScheme s = schemes.get(m);
@@ -95,68 +78,32 @@ public final class QuantSession implements AutoCloseable {
     }
 
     private QuantizedMatrix compute(LinearModule m, float[] weight, QuantScheme s, Hessian h) {
-        Method used = Method.RTN;
-        String fallback = null;
         long rows = h == null ? 0 : h.rows();
-        QuantizedMatrix q = null;
-        if (opts.method() == Method.GPTQ) {
-            if (h == null || rows == 0) {
-                fallback = "no calibration data";
-            } else if (rows < opts.gptq().minTokens()) {
-                fallback = rows + " calibration tokens < " + opts.gptq().minTokens();
-            } else {
-                GptqRetry.Outcome o = GptqRetry.run(weight, m, h, s, opts.gptq(), scaleType, linalg);
-                q = o.quantized();
-                fallback = o.fallback();
-                used = q != null ? Method.GPTQ : Method.RTN;
-            }
-        }
-        if (q == null) {
-            q = Rtn.quantize(weight, m.rows(), m.cols(), s, scaleType);
-        }
-        q = withPlannedGIdx(q);
+        WeightQuantizer.Result r = opts.method().quantize(new WeightQuantizer.Input(m, weight, s, h, plan.scaleType, linalg));
+        QuantizedMatrix q = withPlannedGIdx(r.quantized());
         lastValues = q.dequantize();
         double err = Math.sqrt(BitPlanner.squaredError(weight, lastValues) / Math.max(1e-30, BitPlanner.squaredNorm(weight)));
-        long bits = Storage.bits(m, s, opts.format(), q.gIdx() != null, in.info(m.tensor()).dtype());
+        long bits = opts.format().storedBits(m, s, q.gIdx() != null, in.info(m.tensor()).dtype());
         reports.put(m, new QuantReport.ModuleReport(m.module(), m.role(), m.layer(), m.expert(), s.bits(), s.groupSize(),
-                s.symmetric(), used, fallback, m.params(), rows, err, bits));
+                s.symmetric(), r.method(), r.fallback(), m.params(), rows, err, bits));
         return q;
     }
 
     private void write(LinearModule m, QuantizedMatrix q, float[] values) {
-        if (layout != null) {
-            layout.write(writer, m, q, in.info(m.tensor()).dtype());
-        } else if (m.fused()) {
+        if (m.fused()) { // only formats that write fused experts get here: dense values, the whole tensor at once
             float[] all = fusedBuffers.computeIfAbsent(m.tensor(), in::floats); // [E, out, in], unselected slices as stored
             System.arraycopy(values, 0, all, (int) (m.slice() * m.params()), (int) m.params());
-            if (byTensor.get(m.tensor()).stream().allMatch(reports::containsKey)) {
-                writeValues(m.tensor(), fusedBuffers.remove(m.tensor()));
+            if (plan.byTensor.get(m.tensor()).stream().allMatch(reports::containsKey)) {
+                Weights.write(writer, m.tensor(), fusedBuffers.remove(m.tensor()), in.info(m.tensor()).dtype());
             }
         } else {
-            writeValues(m.tensor(), values);
-        }
-    }
-
-    /**
-     * Encodes fp32 values to the tensor's dtype in native memory and writes them: the Vector API encoder runs at full
-     * speed off-heap, and the file write needs no bounce buffer (a heap array cost 10x in the RTN benchmark).
-     */
-    private void writeValues(String tensor, float[] values) {
-        DType t = in.info(tensor).dtype();
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment seg = a.allocate((long) values.length * t.size(), 64);
-            Floats.encode(values, 0, values.length, t, seg, 0);
-            writer.write(tensor, seg);
+            opts.format().write(writer, m, q, in.info(m.tensor()).dtype());
         }
     }
 
     /** A module planned with g_idx that fell back to RTN stores the natural order {@code j / groupSize}. */
-    private boolean gIdxPlanned(QuantScheme s) {
-        return layout != null && opts.method() == Method.GPTQ && opts.gptq().actOrder() && s.groupSize() > 0;
-    }
-
     private QuantizedMatrix withPlannedGIdx(QuantizedMatrix q) {
-        if (q.gIdx() != null || !gIdxPlanned(q.scheme())) {
+        if (q.gIdx() != null || !plan.gIdxPlanned(q.scheme())) {
             return q;
         }
         int[] natural = new int[q.cols()];
@@ -166,23 +113,10 @@ public final class QuantSession implements AutoCloseable {
         return new QuantizedMatrix(q.rows(), q.cols(), q.scheme(), q.codes(), q.scales(), q.zeros(), natural);
     }
 
-    private List<TensorSpec> outputPlan(DType weightType) {
-        List<TensorSpec> plan = new ArrayList<>();
-        for (String name : in.names()) {
-            List<LinearModule> mods = byTensor.get(name);
-            if (mods == null || layout == null) {
-                plan.add(TensorSpec.of(in.info(name)));
-                continue;
-            }
-            QuantScheme s = schemes.get(mods.getFirst());
-            plan.addAll(layout.plan(mods.getFirst(), s, gIdxPlanned(s), weightType));
-        }
-        return plan;
-    }
-
     /**
      * Quantizes the modules not yet done (from the checkpoint's weights, without calibration), copies all other
-     * tensors and files, writes {@code quantization_config} and the report, and commits the output.
+     * tensors and files, writes {@code quantization_config} and the format's own files, and commits the output. The
+     * report is returned, not written: the pipeline keeps it in the provenance.
      */
     public QuantReport finish() {
         for (LinearModule m : schemes.keySet()) {
@@ -191,25 +125,20 @@ public final class QuantSession implements AutoCloseable {
             }
         }
         for (String name : in.names()) {
-            if (!byTensor.containsKey(name)) {
+            if (!plan.byTensor.containsKey(name)) {
                 writer.copy(name, in.shard(name), name);
             }
         }
         writer.copyOtherFiles(in);
         ObjectNode config = in.config().deepCopy();
-        if (layout != null) {
-            Map<String, QuantScheme> byName = new LinkedHashMap<>();
-            schemes.forEach((m, s) -> byName.put(m.module(), s));
-            ObjectNode qc = layout.config(byName, kept, gIdxPlanned(opts.scheme()) || schemes.values().stream().anyMatch(this::gIdxPlanned));
-            config.set(Quantizer.CONFIG_KEY, qc);
-            if (opts.format() == Format.GPTQ) {
-                writer.writeJson(Quantizer.GPTQ_CONFIG_FILE, qc);
-            }
+        ObjectNode qc = plan.quantizationConfig();
+        if (qc != null) {
+            config.set(PackedFormat.CONFIG_KEY, qc);
+            opts.format().files(qc).forEach(writer::writeJson);
         }
         List<QuantReport.ModuleReport> ordered = schemes.keySet().stream().map(reports::get).toList();
         long sourceBytes = schemes.keySet().stream().mapToLong(m -> m.params() * in.info(m.tensor()).dtype().size()).sum();
-        QuantReport report = QuantReport.of(opts.format(), ordered, kept, sourceBytes);
-        writer.writeJson(Quantizer.REPORT_FILE, report.toJson());
+        QuantReport report = QuantReport.of(opts.format().name(), ordered, plan.kept, sourceBytes);
         writer.commit(config);
         return report;
     }

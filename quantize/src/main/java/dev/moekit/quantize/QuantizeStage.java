@@ -1,26 +1,53 @@
 package dev.moekit.quantize;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moekit.eval.CalibrationOptions;
+import dev.moekit.eval.CoverageReport;
 import dev.moekit.eval.runtime.RuntimeOptions;
+import dev.moekit.pipeline.stage.Layout;
+import dev.moekit.pipeline.stage.Plan;
+import dev.moekit.pipeline.stage.PlanInput;
+import dev.moekit.pipeline.stage.SingleUnitStage;
+import dev.moekit.pipeline.stage.StageContext;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.CheckpointWriter;
-import dev.moekit.toolkit.method.RecordStage;
-import dev.moekit.toolkit.method.StageContext;
+import dev.moekit.toolkit.io.Json;
+import dev.moekit.toolkit.io.TensorSpec;
+import dev.moekit.toolkit.method.Doc;
+import dev.moekit.toolkit.method.Methods;
+import dev.moekit.toolkit.method.ParamInfo;
+import dev.moekit.toolkit.model.ModelSpec;
 import dev.moekit.toolkit.select.Selector;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.function.Function;
 
 /**
- * Recipe stage {@code quantize}: RTN or GPTQ weight quantization with per-module bits, written as fake-quant,
- * compressed-tensors {@code pack-quantized} or GPTQ. Example:
+ * Recipe stage {@code quantize}: weight quantization with per-module bits, by any registered {@link WeightQuantizer}
+ * (RTN, GPTQ), {@link BitAllocator} (uniform, the budget solver, the QuantMoE-Bench heuristic) and
+ * {@link PackedFormat} (compressed-tensors {@code pack-quantized}, GPTQ, fake-quant). Example:
  * <pre>
  * - quantize: {method: gptq, format: compressed-tensors, bits: 4, group_size: 128,
  *              rules: [{targets: ["kind:attention"], bits: 4}], average_bits: 3.0}
  * </pre>
+ * The plan is made from metadata alone: the output tensors as the format plans them and {@code config.json} with its
+ * {@code quantization_config}; exact unless the bits are chosen from the weights (the budget solver). The report
+ * (kept in the provenance) is the {@link QuantReport} plus the checkpoint sizes, the fallbacks with their reasons and
+ * a {@code summary} of lines to print.
  */
-public final class QuantizeStage extends RecordStage<QuantizeStage.Parameters> {
+public final class QuantizeStage extends SingleUnitStage<QuantizeStage.Parameters> {
+    /** The stage keys handed to the weight quantizer's own parameters, when it has them. */
+    static final List<String> METHOD_KEYS = List.of("damp_percent", "act_order", "min_tokens");
+
     /**
      * One fixed-bits rule.
      *
@@ -28,7 +55,9 @@ public final class QuantizeStage extends RecordStage<QuantizeStage.Parameters> {
      * @param ignore  selector entries excluded from the rule
      * @param bits    2, 3, 4, 8 or 16 (keep)
      */
-    public record Rule(List<String> targets, List<String> ignore, int bits) {
+    public record Rule(@Doc("selector entries the rule applies to (exact names, re:, kind:, role:)") List<String> targets,
+                       @Doc("selector entries excluded from the rule") List<String> ignore,
+                       @Doc("2, 3, 4, 8, or 16 to keep the modules unquantized") int bits) {
         public Rule {
             targets = targets == null ? List.of() : List.copyOf(targets);
             ignore = ignore == null ? List.of() : List.copyOf(ignore);
@@ -36,90 +65,306 @@ public final class QuantizeStage extends RecordStage<QuantizeStage.Parameters> {
     }
 
     /**
-     * @param method            rtn (default) or gptq
-     * @param format            fake-quant, compressed-tensors (default) or gptq
-     * @param bits              default bits (4)
-     * @param groupSize         group size, 0 per channel (128)
-     * @param symmetric         symmetric grid (true)
-     * @param targets           modules considered (default attention, dense MLPs, routed and shared experts)
+     * The recipe keys, defaults resolved. Names are looked up in the registry (case and {@code -}/{@code _} ignored),
+     * so an unknown {@code method} or {@code format} fails listing the known ones.
+     *
+     * @param method            weight quantizer ({@code rtn}, {@code gptq})
+     * @param format            output format ({@code compressed-tensors}, {@code gptq}, {@code fake-quant})
+     * @param bits              default bits
+     * @param groupSize         group size, 0 per channel
+     * @param symmetric         symmetric grid
+     * @param targets           modules considered
      * @param ignore            modules excluded
      * @param rules             fixed bits by selector, first match wins
      * @param averageBits       budget: average stored bits per quantized weight; null = no solver
-     * @param candidateBits     widths the solver may use ([2, 3, 4, 8])
+     * @param candidateBits     widths the solver may use (with {@code averageBits})
      * @param quantmoe          QuantMoE-Bench heuristic instead of the solver: "high/low", e.g. "4/2"
-     * @param uniformExpertBits one scheme for all experts of a layer (default: on for packed formats)
-     * @param dampPercent       GPTQ damping (0.01)
-     * @param actOrder          GPTQ activation order (false)
-     * @param minTokens         GPTQ falls back to RTN below this many calibration tokens (128)
-     * @param maxShardBytes     output shard size (5e9)
+     * @param uniformExpertBits one scheme for all experts of a layer
+     * @param dampPercent       GPTQ damping (methods that take it; null otherwise)
+     * @param actOrder          GPTQ activation order (methods that take it; null otherwise)
+     * @param minTokens         GPTQ falls back to RTN below this many calibration tokens (methods that take it)
+     * @param maxShardBytes     output shard size
      */
-    public record Parameters(String method, String format, Integer bits, Integer groupSize, Boolean symmetric,
-                             List<String> targets, List<String> ignore, List<Rule> rules, Double averageBits,
-                             List<Integer> candidateBits, String quantmoe, Boolean uniformExpertBits, Double dampPercent,
-                             Boolean actOrder, Long minTokens, Long maxShardBytes) {
+    public record Parameters(
+            @Doc("weight quantizer: rtn (data-free) or gptq (calibrates layer by layer)") String method,
+            @Doc("output format: compressed-tensors (vLLM), gptq (GPTQModel) or fake-quant (dequantized)") String format,
+            @Doc("default bit width: 2, 3, 4 or 8") Integer bits,
+            @Doc("group size along the input dimension, 0 for one group per output channel") Integer groupSize,
+            @Doc("symmetric grid (false: asymmetric, with zero points)") Boolean symmetric,
+            @Doc("modules considered, as selector entries (exact names, re:, kind:, role:)") List<String> targets,
+            @Doc("modules excluded, as selector entries") List<String> ignore,
+            @Doc("fixed bits by selector, first match wins: [{targets, ignore, bits}]") List<Rule> rules,
+            @Doc("budget solver: average stored bits per quantized weight (scales included), e.g. 3.0") Double averageBits,
+            @Doc("bit widths the budget solver may use (with average_bits)") List<Integer> candidateBits,
+            @Doc("QuantMoE-Bench heuristic instead of the solver: \"high/low\" bits, attention and shared experts high, e.g. \"4/2\"") String quantmoe,
+            @Doc("one scheme for all routed experts of a layer, as fused MoE kernels need (default: on for packed formats)") Boolean uniformExpertBits,
+            @Doc("GPTQ damping, fraction of the mean Hessian diagonal (method gptq)") Double dampPercent,
+            @Doc("GPTQ activation order, desc_act (method gptq)") Boolean actOrder,
+            @Doc("modules with fewer calibration tokens fall back to RTN (method gptq)") Long minTokens,
+            @Doc("largest output shard in bytes") Long maxShardBytes) {
         public Parameters {
-            // validated by QuantizeStage.validate once bound: options() reads the fields, which a compact
-            // constructor assigns only after its body
+            WeightQuantizer<?> q = named("method", method == null ? "rtn" : method, WeightQuantizer::named);
+            method = q.name();
+            PackedFormat f = named("format", format == null ? "compressed-tensors" : format, PackedFormat::named);
+            format = f.name();
+            bits = bits == null ? 4 : bits;
+            checkBits("bits", bits, false);
+            groupSize = groupSize == null ? 128 : groupSize;
+            if (groupSize < 0) {
+                throw new IllegalArgumentException("group_size must be 0 (one group per output channel) or positive, got " + groupSize);
+            }
+            symmetric = symmetric == null || symmetric;
+            targets = targets == null ? QuantOptions.DEFAULT_TARGETS : List.copyOf(targets);
+            ignore = ignore == null ? List.of() : List.copyOf(ignore);
+            rules = rules == null ? List.of() : List.copyOf(rules);
+            for (int i = 0; i < rules.size(); i++) {
+                checkBits("rules[" + i + "].bits", rules.get(i).bits(), true);
+            }
+            if (averageBits != null && quantmoe != null) {
+                throw new IllegalArgumentException("give average_bits (budget solver) or quantmoe (heuristic), not both");
+            }
+            if (candidateBits != null && averageBits == null) {
+                throw new IllegalArgumentException("candidate_bits are the budget solver's widths: give average_bits too");
+            }
+            uniformExpertBits = uniformExpertBits == null ? f.packed() : uniformExpertBits;
+            maxShardBytes = maxShardBytes == null ? CheckpointWriter.DEFAULT_MAX_SHARD : maxShardBytes;
+            if (maxShardBytes <= 0) {
+                throw new IllegalArgumentException("max_shard_bytes must be positive, got " + maxShardBytes);
+            }
+            BoundQuantizer<?> bq = bindQuantizer(q, dampPercent, actOrder, minTokens);
+            ObjectNode mp = bq.paramsJson();
+            dampPercent = mp.hasNonNull("damp_percent") ? mp.get("damp_percent").doubleValue() : null;
+            actOrder = mp.hasNonNull("act_order") ? mp.get("act_order").booleanValue() : null;
+            minTokens = mp.hasNonNull("min_tokens") ? mp.get("min_tokens").longValue() : null;
+            BoundAllocator<?> ba = bindAllocation(averageBits, candidateBits, quantmoe);
+            if (averageBits != null) { // the solver's widths, defaults resolved
+                List<Integer> widths = new ArrayList<>();
+                ba.paramsJson().path("candidate_bits").forEach(n -> widths.add(n.intValue()));
+                candidateBits = List.copyOf(widths);
+            }
+            quantmoe = quantmoe == null ? null : quantmoe.trim();
+            bq.check(new QuantScheme(bits, groupSize, symmetric));
         }
 
-        QuantOptions options() {
-            Format f = switch (format == null ? "compressed-tensors" : format.toLowerCase(Locale.ROOT)) {
-                case "fake-quant", "fake_quant", "fake" -> Format.FAKE_QUANT;
-                case "compressed-tensors", "compressed_tensors" -> Format.COMPRESSED_TENSORS;
-                case "gptq" -> Format.GPTQ;
-                default -> throw new IllegalArgumentException("quantize.format: '" + format + "' (expected fake-quant, compressed-tensors or gptq)");
-            };
-            Method m = switch (method == null ? "rtn" : method.toLowerCase(Locale.ROOT)) {
-                case "rtn" -> Method.RTN;
-                case "gptq" -> Method.GPTQ;
-                default -> throw new IllegalArgumentException("quantize.method: '" + method + "' (expected rtn or gptq)");
-            };
-            QuantOptions o = QuantOptions.defaults(f).withMethod(m)
-                    .withScheme(new QuantScheme(bits == null ? 4 : bits, groupSize == null ? 128 : groupSize, symmetric == null || symmetric))
-                    .withSelector(new Selector(targets == null ? QuantOptions.DEFAULT_TARGETS : targets, ignore == null ? List.of() : ignore))
-                    .withRules(rules == null ? List.of() : rules.stream().map(r -> new BitRule(new Selector(r.targets(), r.ignore()), r.bits())).toList())
-                    .withUniformExpertBits(uniformExpertBits == null ? f.packed() : uniformExpertBits)
-                    .withGptq(new QuantOptions.GptqOptions(dampPercent == null ? 0.01 : dampPercent, actOrder != null && actOrder, 128,
-                            minTokens == null ? 128 : minTokens))
-                    .withWriter(CheckpointWriter.Options.defaults().withMaxShardSize(maxShardBytes == null ? CheckpointWriter.DEFAULT_MAX_SHARD : maxShardBytes));
-            if (averageBits != null && quantmoe != null) {
-                throw new IllegalArgumentException("quantize: give average_bits (solver) or quantmoe (heuristic), not both");
-            }
-            if (averageBits != null) {
-                o = o.withAllocation(new Allocation.Budget(averageBits, candidateBits == null ? List.of(2, 3, 4, 8) : candidateBits));
-            } else if (quantmoe != null) {
-                String[] hl = quantmoe.split("/");
-                if (hl.length != 2) {
-                    throw new IllegalArgumentException("quantize.quantmoe: '" + quantmoe + "' (expected high/low bits, e.g. 4/2)");
-                }
-                o = o.withAllocation(Allocation.QuantMoe.attentionAndShared(Integer.parseInt(hl[0].trim()), Integer.parseInt(hl[1].trim())));
-            }
-            return o;
+        /** The run's options. */
+        public QuantOptions options() {
+            QuantScheme s = new QuantScheme(bits, groupSize, symmetric);
+            return new QuantOptions(quantizer(), PackedFormat.named(format), s, new Selector(targets, ignore),
+                    rules.stream().map(r -> new BitRule(new Selector(r.targets(), r.ignore()), r.bits())).toList(), allocation(),
+                    uniformExpertBits, CheckpointWriter.Options.defaults().withMaxShardSize(maxShardBytes), null);
+        }
+
+        /** The weight quantizer with its parameters. */
+        public BoundQuantizer<?> quantizer() {
+            return bindQuantizer(WeightQuantizer.named(method), dampPercent, actOrder, minTokens);
+        }
+
+        /** The bit allocator with its parameters. */
+        public BoundAllocator<?> allocation() {
+            return bindAllocation(averageBits, candidateBits, quantmoe);
         }
     }
 
     public QuantizeStage() {
-        super("quantize", "RTN/GPTQ weight quantization with per-module bits (fake-quant, compressed-tensors, GPTQ)", Parameters.class);
+        super("quantize", "weight quantization with per-module bits: RTN/GPTQ, rules, budget solver or QuantMoE heuristic; "
+                + "compressed-tensors, GPTQ or fake-quant", "", Parameters.class, Calibration.DEPENDS);
     }
 
     @Override
-    protected void validate(Parameters p) {
-        p.options();
+    public boolean needsCalibration(Parameters p) {
+        return p.quantizer().needsCalibration();
+    }
+
+    private static <T> T named(String key, String name, Function<String, T> lookup) {
+        try {
+            return lookup.apply(name);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(key + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void checkBits(String key, int bits, boolean keep) {
+        if (bits != 2 && bits != 3 && bits != 4 && bits != 8 && !(keep && bits == BitRule.KEEP)) {
+            throw new IllegalArgumentException(key + ": " + bits + " is not a supported width (allowed: 2, 3, 4, 8" + (keep ? ", or 16 to keep the modules unquantized)" : ")"));
+        }
+    }
+
+    /** {@code q} with the stage's method keys that are given; a key {@code q} does not take fails naming those that do. */
+    private static BoundQuantizer<?> bindQuantizer(WeightQuantizer<?> q, Double dampPercent, Boolean actOrder, Long minTokens) {
+        Object[] values = {dampPercent, actOrder, minTokens};
+        ObjectNode p = Json.PRETTY.createObjectNode();
+        List<String> own = ParamInfo.of(q.parameters()).stream().map(ParamInfo::key).toList();
+        for (int i = 0; i < METHOD_KEYS.size(); i++) {
+            if (values[i] == null) {
+                continue;
+            }
+            String key = METHOD_KEYS.get(i);
+            if (!own.contains(key)) {
+                List<String> takers = Methods.standard().kind(WeightQuantizer.KIND).all().stream()
+                        .filter(m -> ParamInfo.of(m.parameters()).stream().anyMatch(x -> x.key().equals(key))).map(WeightQuantizer::name).toList();
+                throw new IllegalArgumentException(key + " is a parameter of method " + String.join(", ", takers) + ", not of '" + q.name() + "'");
+            }
+            p.set(key, Json.PRETTY.valueToTree(values[i]));
+        }
+        return BoundQuantizer.of(q.name(), p);
+    }
+
+    /** The budget solver with {@code average_bits}, the QuantMoE heuristic with {@code quantmoe}, else uniform bits. */
+    private static BoundAllocator<?> bindAllocation(Double averageBits, List<Integer> candidateBits, String quantmoe) {
+        if (averageBits != null) {
+            ObjectNode p = Json.PRETTY.createObjectNode().put("average_bits", averageBits);
+            if (candidateBits != null) {
+                candidateBits.forEach(p.putArray("candidate_bits")::add);
+            }
+            return BoundAllocator.of("budget", p);
+        }
+        if (quantmoe != null) {
+            String[] hl = quantmoe.split("/");
+            int high;
+            int low;
+            try {
+                if (hl.length != 2) {
+                    throw new NumberFormatException();
+                }
+                high = Integer.parseInt(hl[0].trim());
+                low = Integer.parseInt(hl[1].trim());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("quantmoe: '" + quantmoe + "' (expected high/low bits, e.g. 4/2)");
+            }
+            return BoundAllocator.of("quantmoe", Json.PRETTY.createObjectNode().put("high", high).put("low", low));
+        }
+        return BoundAllocator.of("uniform");
     }
 
     @Override
-    protected JsonNode apply(Parameters p, Path input, Path output, StageContext context) {
+    protected Planned planOutput(Parameters p, PlanInput in, StageContext context) {
+        QuantOptions o = p.options();
+        Layout l = in.layout();
+        ModelSpec spec = l.spec();
+        Map<String, TensorSpec> byName = new HashMap<>();
+        l.tensors().forEach(t -> byName.put(t.name(), t));
+        ModuleCatalog catalog = ModuleCatalog.of(spec, byName::get);
+        boolean exact = o.allocation().dataFree();
+        QuantOptions planning = exact ? o : o.withAllocation(BoundAllocator.of("uniform"));
+        Map<LinearModule, QuantScheme> schemes = Quantizer.planFor(spec, catalog, planning, Optional.empty(), m -> {
+            throw new IllegalStateException("weights are not read while planning");
+        });
+        OutputPlan op = new OutputPlan(in.real() ? in.path().toString() : "the planned input", spec, catalog, o, schemes);
+        Layout out = new Layout(op.config(l.config()), op.tensors(l.tensors()), l.facts(), l.exact() && exact);
+
+        ObjectNode d = Json.PRETTY.createObjectNode();
+        d.put("method", o.method().name());
+        d.set("method_params", o.method().paramsJson());
+        d.put("format", o.format().name());
+        d.put("allocation", o.allocation().name());
+        d.set("allocation_params", o.allocation().paramsJson());
+        d.put("scheme", o.scheme().toString());
+        d.put("modules", schemes.size());
+        d.put("kept", op.kept.size());
+        d.put("bits_known", exact);
+        List<String> notes = new ArrayList<>();
+        if (exact) {
+            Map<String, Map<Integer, Integer>> byKind = new TreeMap<>();
+            long params = 0;
+            double codeBits = 0;
+            long stored = 0;
+            long source = 0;
+            for (var e : schemes.entrySet()) {
+                LinearModule m = e.getKey();
+                byKind.computeIfAbsent(m.role().kind().name().toLowerCase(Locale.ROOT), k -> new TreeMap<>()).merge(e.getValue().bits(), 1, Integer::sum);
+                params += m.params();
+                codeBits += (double) m.params() * e.getValue().bits();
+                stored += o.format().storedBits(m, e.getValue(), op.gIdxPlanned(e.getValue()), op.weightType);
+                source += m.params() * byName.get(m.tensor()).dtype().size();
+            }
+            ObjectNode k = d.putObject("bits_by_kind");
+            byKind.forEach((kind, counts) -> {
+                ObjectNode c = k.putObject(kind);
+                counts.forEach((b, n) -> c.put(String.valueOf(b), n));
+            });
+            d.put("average_bits", params == 0 ? 0 : codeBits / params);
+            d.put("average_stored_bits", params == 0 ? 0 : (double) stored / params);
+            d.put("quantized_bytes", stored / 8);
+            d.put("source_bytes", source);
+        } else {
+            o.allocation().averageBitsLimit().ifPresent(x -> d.put("average_bits_limit", x));
+            notes.add("bit widths are chosen from the weights when the stage runs (" + o.allocation().name()
+                    + "); the planned tensors assume " + o.scheme().bits() + " bits where no rule fixes them");
+        }
+        if (o.method().needsCalibration()) {
+            notes.add(o.method().name() + " calibrates layer by layer; modules that see fewer than " + o.method().minCalibrationRows()
+                    + " calibration tokens fall back to RTN (listed in the report)");
+        }
+        if (!o.format().packed()) {
+            notes.add(o.format().name() + " writes dequantized weights in the input dtype: the output is not smaller than the input");
+        }
+        return new Planned(out, o.method().needsCalibration(), notes, d);
+    }
+
+    @Override
+    protected JsonNode run(Parameters p, Plan plan, Path input, List<Path> extra, Path output, StageContext context) {
         QuantOptions opts = p.options();
+        QuantReport r;
+        CoverageReport coverage = null;
+        long bytesIn;
         try (Checkpoint in = Checkpoint.open(input)) {
-            if (opts.method() == Method.GPTQ && context.calibration() != null) {
+            bytesIn = in.names().stream().mapToLong(n -> in.info(n).byteSize()).sum();
+            if (opts.method().needsCalibration() && context.calibration() != null) {
                 CalibrationOptions base = CalibrationOptions.of(context.calibration());
                 CalibrationOptions co = new CalibrationOptions(base.files(), base.window(), base.windowsPerFile(), base.allExperts(), true,
-                        opts.gptq().minTokens());
-                RuntimeOptions ro = new RuntimeOptions(RuntimeOptions.parseDevice(context.device()), RuntimeOptions.cpu().precision(), false, RuntimeOptions.cpu().batchSize());
-                CalibratedGptq.Result r = CalibratedGptq.run(in, output, opts, co, ro, (stage, done, total) -> context.info(stage + " " + done + "/" + total));
-                return r.report().toJson();
+                        opts.method().minCalibrationRows());
+                RuntimeOptions ro = new RuntimeOptions(RuntimeOptions.parseDevice(context.device()), RuntimeOptions.cpu().precision(), false,
+                        RuntimeOptions.cpu().batchSize());
+                CalibratedGptq.Result g = CalibratedGptq.run(in, output, opts, co, ro, context.events());
+                r = g.report();
+                coverage = g.coverage();
+            } else {
+                r = Quantizer.run(in, output, opts, null);
             }
-            return Quantizer.run(in, output, opts, null).toJson();
         }
+        long bytesOut;
+        try (Checkpoint out = Checkpoint.open(output)) {
+            bytesOut = out.names().stream().mapToLong(n -> out.info(n).byteSize()).sum();
+        }
+        return report(r, opts, bytesIn, bytesOut, coverage);
+    }
+
+    /** The stage report: the quantization report, sizes, fallbacks and the lines {@code moekit quantize} prints. */
+    static ObjectNode report(QuantReport r, QuantOptions opts, long bytesIn, long bytesOut, CoverageReport coverage) {
+        ObjectNode rep = (ObjectNode) r.toJson();
+        rep.put("method", opts.method().name());
+        rep.put("allocation", opts.allocation().name());
+        rep.put("checkpointBytesIn", bytesIn);
+        rep.put("checkpointBytesOut", bytesOut);
+        ArrayNode fb = rep.putArray("fallbackModules");
+        Map<String, Integer> reasons = new LinkedHashMap<>();
+        for (QuantReport.ModuleReport m : r.modules()) {
+            if (m.fallback() != null) {
+                fb.addObject().put("module", m.module()).put("reason", m.fallback());
+                reasons.merge(m.fallback().replaceFirst("^\\d+ calibration tokens < (\\d+)$", "fewer than $1 calibration tokens"), 1, Integer::sum);
+            }
+        }
+        if (coverage != null) {
+            rep.set("coverage", coverage.toJson());
+        }
+        ArrayNode lines = rep.putArray("summary");
+        lines.add(String.format(Locale.ROOT, "%s %s, %s: %d modules at %.2f bits per weight on average (%.2f stored, scales included)",
+                opts.method().name(), opts.scheme(), r.format(), r.modules().size(), r.averageBits(), r.averageStoredBits()));
+        lines.add(String.format(Locale.ROOT, opts.format().packed() ? "quantized modules %s -> %s; checkpoint %s -> %s"
+                : "quantized modules %s (%s if packed); checkpoint %s -> %s", size(r.sourceBytes()), size(r.quantizedBytes()), size(bytesIn), size(bytesOut)));
+        if (!r.kept().isEmpty()) {
+            lines.add("kept unquantized: " + r.kept().size() + " linear modules (" + String.join(", ", r.kept().subList(0, Math.min(3, r.kept().size())))
+                    + (r.kept().size() > 3 ? ", ..." : "") + ")");
+        }
+        if (r.fallbacks() > 0) {
+            List<String> why = new ArrayList<>();
+            reasons.forEach((reason, n) -> why.add(n + " x " + reason));
+            lines.add("RTN fallbacks: " + r.fallbacks() + " modules (" + String.join("; ", why) + ")");
+        }
+        return rep;
+    }
+
+    private static String size(long bytes) {
+        return bytes >= 1e9 ? String.format(Locale.ROOT, "%.2f GB", bytes / 1e9) : String.format(Locale.ROOT, "%.1f MB", bytes / 1e6);
     }
 }

@@ -77,7 +77,7 @@ public record QuantizedMatrix(int rows, int cols, QuantScheme scheme, byte[] cod
     }
 
     /** The single dequantization formula: {@code scale * (q - zero)} in fp32. */
-    static float dequant(float scale, int q, int zero) {
+    public static float dequant(float scale, int q, int zero) {
         return scale * (float) (q - zero);
     }
 }

@@ -7,30 +7,28 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Function;
 
 /**
- * Quantizes the linear weights of a checkpoint and writes a fake-quant or packed checkpoint (see {@link Format}).
+ * Quantizes the linear weights of a checkpoint and writes them in a registered {@link PackedFormat}.
  *
  * <p>The run: parse the {@link ModelSpec}, catalog the linear modules ({@link ModuleCatalog}; routers and the
  * shared-expert gate are never quantized, lm_head only when selected), pick modules with the {@link QuantOptions}
- * selector, plan bits ({@link BitPlanner}), declare every output tensor, then go module by module: read the weight as
- * fp32, quantize it (GPTQ with the calibration Hessian, or RTN; GPTQ falls back to RTN below {@code minTokens}
- * calibration rows or after repeated non-positive-definite Hessians, and says so in the report), write it; copy every
- * other tensor unchanged. {@code config.json} gains {@code quantization_config} for packed formats, and
- * {@code quantization_report.json} records per-module bits, methods and fallbacks. Example:
+ * selector, plan bits (rules, then the {@link BitAllocator}), declare every output tensor, then go module by module:
+ * read the weight as fp32, quantize it with the {@link WeightQuantizer} (GPTQ with the calibration Hessian, or RTN;
+ * GPTQ falls back to RTN below {@code min_tokens} calibration rows or after repeated non-positive-definite Hessians,
+ * and says so in the report), write it; copy every other tensor unchanged. {@code config.json} gains
+ * {@code quantization_config} for packed formats. The returned {@link QuantReport} records per-module bits, methods
+ * and fallbacks (the recipe stage puts it in the provenance). Example:
  * <pre>{@code
  * try (Checkpoint in = Checkpoint.open(dir)) {
- *     QuantReport r = Quantizer.run(in, out, QuantOptions.defaults(Format.COMPRESSED_TENSORS), null);
+ *     QuantReport r = Quantizer.run(in, out, QuantOptions.defaults("compressed-tensors"), null);
  * }
  * }</pre>
  * Calibration-driven GPTQ through the model runtime (layer by layer, each layer's inputs computed from the already
  * quantized layers before it) is {@link CalibratedGptq}; both use a {@link QuantSession}.
  */
 public final class Quantizer {
-    static final String REPORT_FILE = "quantization_report.json";
-    static final String GPTQ_CONFIG_FILE = "quantize_config.json";
-    static final String CONFIG_KEY = "quantization_config";
-
     private Quantizer() {
     }
 
@@ -43,32 +41,25 @@ public final class Quantizer {
         Optional<ExpertUsage> usage = calibration == null ? Optional.empty() : calibration.usage();
         try (QuantSession s = QuantSession.open(in, out, opts, usage, linalg);
              HessianCache hessians = new HessianCache(calibration, linalg)) {
-            boolean gptq = opts.method() == Method.GPTQ && calibration != null;
+            boolean withHessians = opts.method().needsCalibration() && calibration != null;
             for (LinearModule m : s.planned()) {
-                s.quantize(m, Weights.read(in, m), gptq ? hessians.get(m) : null);
+                s.quantize(m, Weights.read(in, m), withHessians ? hessians.get(m) : null);
             }
             return s.finish();
         }
     }
 
-    static PackedLayout layoutOf(Format f) {
-        return switch (f) {
-            case FAKE_QUANT -> null;
-            case COMPRESSED_TENSORS -> new CompressedTensorsLayout();
-            case GPTQ -> new GptqLayout();
-        };
-    }
-
     /** The plan alone (module -> scheme), e.g. for a dry run. */
     public static Map<LinearModule, QuantScheme> plan(Checkpoint in, QuantOptions opts, CalibrationSource calibration) {
         Optional<ExpertUsage> usage = calibration == null ? Optional.empty() : calibration.usage();
-        return planFor(in, opts, usage);
+        ModelSpec spec = ModelSpec.of(in);
+        return planFor(spec, ModuleCatalog.of(in, spec), opts, usage, m -> Weights.read(in, m));
     }
 
-    static Map<LinearModule, QuantScheme> planFor(Checkpoint in, QuantOptions opts, Optional<ExpertUsage> usage) {
-        ModelSpec spec = ModelSpec.of(in);
-        ModuleCatalog catalog = ModuleCatalog.of(in, spec);
+    /** Schemes of the modules the selector picks from {@code catalog}; {@code weights} reads a module's weight. */
+    static Map<LinearModule, QuantScheme> planFor(ModelSpec spec, ModuleCatalog catalog, QuantOptions opts, Optional<ExpertUsage> usage,
+                                                  Function<LinearModule, float[]> weights) {
         List<LinearModule> selected = catalog.linears().stream().filter(m -> opts.selector().matches(m.candidate())).toList();
-        return new BitPlanner(in, opts, usage, spec.dtype()).plan(selected);
+        return new BitPlanner(opts, usage, spec.dtype(), weights).plan(selected);
     }
 }

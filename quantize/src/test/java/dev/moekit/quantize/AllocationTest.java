@@ -1,74 +1,34 @@
 package dev.moekit.quantize;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.moekit.quantize.alloc.BudgetAllocator;
+import dev.moekit.quantize.alloc.QuantMoeAllocator;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.model.Role;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class AllocationTest {
-    static final Path QWEN = TestWeights.MIXTRAL.resolveSibling("qwen2moe-tiny");
+    static final Path QWEN = TestWeights.QWEN;
 
     @TempDir
     Path tmp;
 
     @Test
-    void greedySolverMatchesBruteForceOnConvexCurves() {
-        Random r = new Random(5);
-        for (int trial = 0; trial < 50; trial++) {
-            List<BudgetSolver.Unit> units = new ArrayList<>();
-            for (int u = 0; u < 4; u++) {
-                long size = 100 + r.nextInt(900);
-                double e0 = 1 + r.nextDouble() * 10;
-                // error quarters per extra bit (convex), bits 2, 3, 4, 8
-                units.add(new BudgetSolver.Unit(new double[] {e0, e0 / 4, e0 / 16, e0 / 4096}, new long[] {2 * size, 3 * size, 4 * size, 8 * size}));
-            }
-            long min = units.stream().mapToLong(x -> x.bits()[0]).sum();
-            long budget = min + r.nextInt((int) min * 2);
-            int[] greedy = BudgetSolver.solve(units, budget);
-            double best = Double.MAX_VALUE;
-            for (int code = 0; code < 256; code++) {
-                long bits = 0;
-                double err = 0;
-                for (int u = 0; u < 4; u++) {
-                    int c = (code >> (2 * u)) & 3;
-                    bits += units.get(u).bits()[c];
-                    err += units.get(u).errors()[c];
-                }
-                if (bits <= budget) {
-                    best = Math.min(best, err);
-                }
-            }
-            long used = 0;
-            double err = 0;
-            for (int u = 0; u < 4; u++) {
-                used += units.get(u).bits()[greedy[u]];
-                err += units.get(u).errors()[greedy[u]];
-            }
-            assertTrue(used <= budget, "within budget");
-            assertTrue(err <= best * 1.35 + 1e-12, "greedy error " + err + " near the optimum " + best);
-        }
-        assertThrows(IllegalArgumentException.class, () -> BudgetSolver.solve(List.of(new BudgetSolver.Unit(new double[] {1}, new long[] {10})), 9));
-    }
-
-    @Test
     void budgetSolverHitsTheAverageBitsOnARealModel() {
         for (double target : new double[] {3.0, 2.5}) {
             for (boolean uniform : new boolean[] {true, false}) {
-                QuantOptions o = QuantOptions.defaults(Format.COMPRESSED_TENSORS).withUniformExpertBits(uniform)
-                        .withAllocation(new Allocation.Budget(target, List.of(2, 3, 4, 8)));
+                QuantOptions o = QuantOptions.defaults("compressed-tensors").withUniformExpertBits(uniform)
+                        .withAllocation(BoundAllocator.of("budget", new BudgetAllocator.Parameters(target, List.of(2, 3, 4, 8))));
                 QuantReport r;
                 try (Checkpoint in = Checkpoint.open(TestWeights.MIXTRAL)) {
                     r = Quantizer.run(in, tmp.resolve("b" + target + uniform), o, null);
@@ -96,8 +56,8 @@ class AllocationTest {
     @Test
     void quantMoeHeuristicsFavourAttentionSharedEarlyAndBusyExperts() {
         try (Checkpoint in = Checkpoint.open(QWEN)) {
-            QuantOptions o = QuantOptions.defaults(Format.FAKE_QUANT).withUniformExpertBits(false)
-                    .withAllocation(new Allocation.QuantMoe(4, 2, true, true, 1, 2, 0));
+            QuantOptions o = QuantOptions.defaults("fake-quant").withUniformExpertBits(false)
+                    .withAllocation(BoundAllocator.of("quantmoe", new QuantMoeAllocator.Parameters(4, 2, true, true, 1, 2, 0.0)));
             Map<Integer, long[]> counts = new HashMap<>();
             for (int l = 0; l < 6; l++) {
                 long[] c = new long[32];
@@ -120,28 +80,5 @@ class AllocationTest {
             assertThrows(IllegalArgumentException.class, () -> Quantizer.plan(in, o.withUniformExpertBits(true), CalibrationSource.usageOnly(new ExpertUsage(counts))),
                     "per-expert choices conflict with uniform expert bits");
         }
-    }
-
-    @Test
-    void outlierScoreFollowsItsDefinitionAndPicksTheTopFraction() {
-        float[] w = new float[4 * 3]; // [4, 3]
-        java.util.Arrays.fill(w, 1f);
-        w[2 * 3 + 1] = 9f; // column 1: max 9, mean (1+1+9+1)/4 = 3
-        assertEquals(3.0, OutlierScore.of(w, 4, 3), 1e-12);
-        try (Checkpoint in = Checkpoint.open(TestWeights.MIXTRAL)) {
-            QuantOptions o = QuantOptions.defaults(Format.FAKE_QUANT).withUniformExpertBits(false)
-                    .withAllocation(new Allocation.QuantMoe(4, 2, false, false, 0, 0, 0.25));
-            Map<LinearModule, QuantScheme> plan = Quantizer.plan(in, o, null);
-            List<Map.Entry<LinearModule, QuantScheme>> experts = plan.entrySet().stream().filter(e -> e.getKey().expert() >= 0).toList();
-            long high = experts.stream().filter(e -> e.getValue().bits() == 4).count();
-            assertEquals(Math.round(0.25 * experts.size()), high);
-            double minHigh = experts.stream().filter(e -> e.getValue().bits() == 4).mapToDouble(e -> score(in, e.getKey())).min().orElseThrow();
-            double maxLow = experts.stream().filter(e -> e.getValue().bits() == 2).mapToDouble(e -> score(in, e.getKey())).max().orElseThrow();
-            assertTrue(minHigh >= maxLow, "high bits go to the highest outlier scores");
-        }
-    }
-
-    private static double score(Checkpoint in, LinearModule m) {
-        return OutlierScore.of(Weights.read(in, m), m.rows(), m.cols());
     }
 }

@@ -9,6 +9,7 @@ import dev.moekit.eval.EvalResult;
 import dev.moekit.eval.Evaluator;
 import dev.moekit.eval.Progress;
 import dev.moekit.eval.runtime.RuntimeOptions;
+import dev.moekit.quantize.method.GptqQuantizer;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.model.Role;
 import java.nio.file.Path;
@@ -25,8 +26,8 @@ class CalibratedGptqTest {
 
     @Test
     void calibratedGptqBeatsRtnOnKlDivergenceToTheOriginal() {
-        QuantOptions rtn = QuantOptions.defaults(Format.FAKE_QUANT).withScheme(new QuantScheme(3, 64, true));
-        QuantOptions gptq = rtn.withMethod(Method.GPTQ).withGptq(new QuantOptions.GptqOptions(0.01, false, 128, 32));
+        QuantOptions rtn = QuantOptions.defaults("fake-quant").withScheme(new QuantScheme(3, 64, true));
+        QuantOptions gptq = rtn.withMethod(BoundQuantizer.of("gptq", new GptqQuantizer.Parameters(0.01, false, 128, 32L)));
         CalibrationOptions co = CalibrationOptions.defaults(DATA).withWindows(128, 4); // 16 windows, 2048 tokens
         CalibratedGptq.Result g;
         try (Checkpoint in = Checkpoint.open(TestWeights.MIXTRAL)) {
@@ -36,10 +37,10 @@ class CalibratedGptqTest {
         QuantReport r = g.report();
         for (QuantReport.ModuleReport m : r.modules()) {
             if (m.role().kind() == Role.Kind.ATTENTION) {
-                assertEquals(Method.GPTQ, m.method(), m.module());
+                assertEquals("gptq", m.method(), m.module());
                 assertEquals(2048, m.calibrationRows(), "every calibration token reaches attention: " + m.module());
             } else {
-                assertEquals(m.calibrationRows() >= 32 ? Method.GPTQ : Method.RTN, m.method(), m.module());
+                assertEquals(m.calibrationRows() >= 32 ? "gptq" : "rtn", m.method(), m.module());
             }
         }
         List<Path> test = List.of(DATA.resolve("python.test.txt"), DATA.resolve("misc.test.txt"));

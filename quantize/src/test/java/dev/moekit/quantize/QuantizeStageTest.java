@@ -1,16 +1,27 @@
 package dev.moekit.quantize;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.moekit.pipeline.Events;
+import dev.moekit.pipeline.stage.Layout;
+import dev.moekit.pipeline.stage.Plan;
+import dev.moekit.pipeline.stage.PlanInput;
+import dev.moekit.pipeline.stage.StageContext;
+import dev.moekit.pipeline.stage.StageType;
+import dev.moekit.quantize.format.QuantizedCheckpoint;
+import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.Json;
-import dev.moekit.toolkit.method.Stage;
-import dev.moekit.toolkit.method.StageContext;
-import dev.moekit.toolkit.method.StageProvider;
+import dev.moekit.toolkit.io.TensorSpec;
+import dev.moekit.toolkit.method.CalibrationSettings;
+import dev.moekit.toolkit.method.Methods;
+import dev.moekit.toolkit.method.Params;
+import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ServiceLoader;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -18,30 +29,125 @@ class QuantizeStageTest {
     @TempDir
     Path tmp;
 
-    private static StageProvider provider() {
-        return ServiceLoader.load(StageProvider.class).stream().map(ServiceLoader.Provider::get)
-                .filter(p -> p.name().equals("quantize")).findFirst().orElseThrow(() -> new AssertionError("quantize stage not registered"));
+    private static final QuantizeStage STAGE = new QuantizeStage();
+
+    static StageContext context() {
+        return new StageContext(TestWeights.MIXTRAL, new CalibrationSettings(List.of(), 1, 16, false), "cpu", 0, Events.NONE);
     }
 
-    @Test
-    void recipeParametersBindAndRun() throws Exception {
-        JsonNode params = Json.STRICT.readTree("""
-                {"format": "gptq", "bits": 4, "group_size": 64,
-                 "rules": [{"targets": ["kind:routed_expert"], "bits": 2}]}""");
-        Stage s = provider().create(params);
-        JsonNode report = s.apply(TestWeights.MIXTRAL, tmp.resolve("out"), new StageContext(TestWeights.MIXTRAL, null, "cpu", 0, m -> { }));
-        assertTrue(report.path("averageBits").asDouble() < 2.5, "experts dominate at 2 bits: " + report.path("averageBits"));
-        try (QuantizedCheckpoint q = QuantizedCheckpoint.open(tmp.resolve("out"))) {
-            assertEquals(2, q.checkpoint().config().path(Quantizer.CONFIG_KEY).path("bits").asInt());
-            assertEquals(64, q.checkpoint().config().path(Quantizer.CONFIG_KEY).path("group_size").asInt());
+    private static QuantizeStage.Parameters bind(String json) throws Exception {
+        return STAGE.bind(Json.STRICT.readTree(json));
+    }
+
+    private static Plan plan(QuantizeStage.Parameters p) {
+        try (Checkpoint c = Checkpoint.open(TestWeights.MIXTRAL)) {
+            return STAGE.plan(p, new PlanInput(Layout.of(c), TestWeights.MIXTRAL, List.of()), context());
         }
     }
 
     @Test
+    void isRegisteredAsAStage() {
+        assertTrue(Methods.standard().kind(StageType.KIND).get("quantize") instanceof QuantizeStage);
+    }
+
+    @Test
+    void recipeParametersBindAndRun() throws Exception {
+        QuantizeStage.Parameters p = bind("""
+                {"format": "gptq", "bits": 4, "group_size": 64,
+                 "rules": [{"targets": ["kind:routed_expert"], "bits": 2}]}""");
+        Plan plan = plan(p);
+        Path out = tmp.resolve("out");
+        JsonNode report = STAGE.run(p, plan, TestWeights.MIXTRAL, List.of(), out, context());
+        assertTrue(report.path("averageBits").asDouble() < 2.5, "experts dominate at 2 bits: " + report.path("averageBits"));
+        try (QuantizedCheckpoint q = QuantizedCheckpoint.open(out)) {
+            assertEquals(2, q.checkpoint().config().path(PackedFormat.CONFIG_KEY).path("bits").asInt());
+            assertEquals(64, q.checkpoint().config().path(PackedFormat.CONFIG_KEY).path("group_size").asInt());
+            // the plan was exact: the same tensors, dtypes, shapes and config as written
+            Checkpoint written = q.checkpoint();
+            assertTrue(plan.output().exact());
+            assertEquals(written.names().stream().map(n -> TensorSpec.of(written.info(n)).toString()).sorted().toList(),
+                    plan.output().tensors().stream().map(TensorSpec::toString).sorted().toList());
+            assertEquals(written.config(), plan.output().config());
+        }
+        assertTrue(Files.isRegularFile(out.resolve("quantize_config.json")), "GPTQ loaders' file stays");
+        assertFalse(Files.exists(out.resolve("quantization_report.json")), "the report goes to the provenance");
+        // what the report file held is the stage report now, with sizes and the lines the CLI prints
+        assertEquals("gptq", report.path("format").asText());
+        assertEquals(plan.details().path("modules").asInt(), report.path("modules").size());
+        assertTrue(report.path("kept").toString().contains("block_sparse_moe.gate"), "routers are listed as kept");
+        assertTrue(report.path("checkpointBytesOut").asLong() < report.path("checkpointBytesIn").asLong());
+        assertEquals(0, report.path("fallbackModules").size());
+        assertTrue(report.path("summary").size() >= 3, report.path("summary").toString());
+        assertEquals(plan.details().path("average_bits").asDouble(), report.path("averageBits").asDouble(), 1e-12, "planned bits are the run's");
+        assertEquals(plan.details().path("average_stored_bits").asDouble(), report.path("averageStoredBits").asDouble(), 1e-12);
+    }
+
+    @Test
+    void gptqWithoutCalibrationFallsBackAndTheReportSaysWhy() throws Exception {
+        QuantizeStage.Parameters p = bind("{\"method\": \"gptq\", \"targets\": [\"kind:attention\"]}");
+        assertTrue(STAGE.needsCalibration(p));
+        Plan plan = plan(p);
+        assertTrue(plan.calibrates());
+        StageContext none = new StageContext(TestWeights.MIXTRAL, null, "cpu", 0, Events.NONE);
+        JsonNode report = STAGE.run(p, plan, TestWeights.MIXTRAL, List.of(), tmp.resolve("out"), none);
+        assertEquals(report.path("modules").size(), report.path("fallbackModules").size());
+        assertEquals("no calibration data", report.path("fallbackModules").get(0).path("reason").asText());
+        assertTrue(report.path("summary").toString().contains("RTN fallbacks"), report.path("summary").toString());
+    }
+
+    @Test
+    void resolvedParametersAreExplicitAndBindBack() throws Exception {
+        QuantizeStage.Parameters p = bind("{\"method\": \"GPTQ\", \"format\": \"fake\", \"average_bits\": 3}");
+        assertEquals("gptq", p.method());
+        assertEquals("fake-quant", p.format());
+        assertEquals(List.of(2, 3, 4, 8), p.candidateBits());
+        assertEquals(0.01, p.dampPercent());
+        assertEquals(128L, p.minTokens());
+        assertFalse(p.uniformExpertBits(), "fake-quant: experts may differ");
+        assertEquals(p, STAGE.bind(Params.toJson(p)));
+        QuantizeStage.Parameters rtn = bind("{}");
+        assertEquals("rtn", rtn.method());
+        assertEquals(null, rtn.dampPercent(), "rtn takes no GPTQ keys");
+        assertTrue(rtn.uniformExpertBits());
+    }
+
+    @Test
+    void plansAreEstimatesOnlyWhenBitsComeFromTheWeights() throws Exception {
+        Plan budget = plan(bind("{\"average_bits\": 3.0}"));
+        assertFalse(budget.output().exact());
+        assertFalse(budget.details().path("bits_known").asBoolean());
+        assertEquals(3.0, budget.details().path("average_bits_limit").asDouble());
+        Plan heuristic = plan(bind("{\"quantmoe\": \"4/2\", \"format\": \"fake-quant\"}"));
+        assertTrue(heuristic.output().exact());
+        JsonNode experts = heuristic.details().path("bits_by_kind").path("routed_expert");
+        assertTrue(experts.has("2") && experts.size() == 1, "routed experts low: " + experts);
+        assertTrue(heuristic.details().path("bits_by_kind").path("attention").has("4"));
+        assertTrue(heuristic.details().path("average_bits").asDouble() > 2 && heuristic.details().path("average_bits").asDouble() < 2.5);
+    }
+
+    @Test
     void badParametersFailAtRecipeLoad() throws Exception {
-        assertThrows(IllegalArgumentException.class, () -> provider().create(Json.STRICT.readTree("{\"bits\": 5}")));
-        assertThrows(IllegalArgumentException.class, () -> provider().create(Json.STRICT.readTree("{\"format\": \"awq\"}")));
-        assertThrows(IllegalArgumentException.class, () -> provider().create(Json.STRICT.readTree("{\"bitz\": 4}")));
-        assertThrows(IllegalArgumentException.class, () -> provider().create(Json.STRICT.readTree("{\"average_bits\": 3, \"quantmoe\": \"4/2\"}")));
+        assertThrows(IllegalArgumentException.class, () -> bind("{\"bits\": 5}"));
+        assertThrows(IllegalArgumentException.class, () -> bind("{\"format\": \"awq\"}"));
+        assertThrows(IllegalArgumentException.class, () -> bind("{\"bitz\": 4}"));
+        assertThrows(IllegalArgumentException.class, () -> bind("{\"average_bits\": 3, \"quantmoe\": \"4/2\"}"));
+        assertMessage("{\"bits\": 7}", "bits", "2, 3, 4, 8");
+        assertMessage("{\"method\": \"gptqq\"}", "method", "did you mean 'gptq'", "known: gptq, rtn");
+        assertMessage("{\"format\": \"gptqq\"}", "format", "did you mean 'gptq'", "compressed-tensors");
+        assertMessage("{\"rules\": [{\"targets\": [\"kind:attention\"], \"bits\": 5}]}", "rules[0].bits", "16");
+        assertMessage("{\"damp_percent\": 0.02}", "damp_percent", "gptq", "rtn");
+        assertMessage("{\"method\": \"gptq\", \"damp_percent\": 2}", "damp_percent", "(0, 1)");
+        assertMessage("{\"method\": \"gptq\", \"group_size\": 96}", "block size", "96");
+        assertMessage("{\"quantmoe\": \"4-2\"}", "quantmoe", "high/low");
+        assertMessage("{\"quantmoe\": \"5/2\"}", "quantmoe", "5");
+        assertMessage("{\"candidate_bits\": [2, 4]}", "candidate_bits", "average_bits");
+        assertMessage("{\"average_bits\": 3, \"candidate_bits\": [2, 6]}", "candidate_bits", "6");
+    }
+
+    private static void assertMessage(String json, String... parts) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> bind(json), json);
+        for (String part : parts) {
+            assertTrue(e.getMessage().contains(part), json + ": '" + e.getMessage() + "' should mention " + part);
+        }
     }
 }

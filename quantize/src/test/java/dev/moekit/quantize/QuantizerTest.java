@@ -8,6 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.moekit.quantize.format.QuantizedCheckpoint;
+import dev.moekit.quantize.method.GptqQuantizer;
+import dev.moekit.quantize.method.Rtn;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.DType;
 import dev.moekit.toolkit.model.ModelSpec;
@@ -38,7 +41,7 @@ class QuantizerTest {
     @Test
     void fakeQuantRewritesSelectedLinearsAndCopiesEverythingElse() {
         Path out = tmp.resolve("fake");
-        QuantReport r = run(out, QuantOptions.defaults(Format.FAKE_QUANT));
+        QuantReport r = run(out, QuantOptions.defaults("fake-quant"));
         try (Checkpoint in = Checkpoint.open(TestWeights.MIXTRAL); Checkpoint o = Checkpoint.open(out)) {
             ModelSpec spec = ModelSpec.of(in);
             ModuleCatalog cat = ModuleCatalog.of(in, spec);
@@ -60,7 +63,7 @@ class QuantizerTest {
                 assertEquals(bf16(expect[i]), got[i], 0f);
             }
             assertEquals(in.config().deepCopy().without("x"), o.config().deepCopy().without("x"), "fake quant leaves config.json alone");
-            assertTrue(o.dir().resolve(Quantizer.REPORT_FILE).toFile().isFile());
+            assertFalse(o.dir().resolve("quantization_report.json").toFile().exists(), "the report goes to the provenance, not the checkpoint");
         }
         assertEquals(4.0, r.averageBits(), 1e-9);
         assertEquals(4.0 + 16.0 / 128, r.averageStoredBits(), 1e-9, "scales of bf16 per 128 weights");
@@ -72,8 +75,8 @@ class QuantizerTest {
         int run = 0;
         for (int bits : new int[] {2, 3, 4, 8}) {
             for (int gs : new int[] {0, 32, 128}) {
-                for (Format f : new Format[] {Format.COMPRESSED_TENSORS, Format.GPTQ}) {
-                    boolean sym = f == Format.GPTQ || gs != 32; // asymmetric compressed-tensors too
+                for (PackedFormat f : new PackedFormat[] {PackedFormat.named("compressed-tensors"), PackedFormat.named("gptq")}) {
+                    boolean sym = f.name().equals("gptq") || gs != 32; // asymmetric compressed-tensors too
                     QuantOptions o = QuantOptions.defaults(f).withScheme(new QuantScheme(bits, gs, sym));
                     Path packed = tmp.resolve("p" + run);
                     Path fake = tmp.resolve("f" + run++);
@@ -85,12 +88,12 @@ class QuantizerTest {
         }
     }
 
-    private static QuantOptions asFake(QuantOptions o, Format f) {
-        return new QuantOptions(o.method(), Format.FAKE_QUANT, o.scheme(), o.selector(), o.rules(), o.allocation(), false, o.gptq(),
-                o.writer(), f == Format.GPTQ ? DType.F16 : null);
+    private static QuantOptions asFake(QuantOptions o, PackedFormat f) {
+        return new QuantOptions(o.method(), PackedFormat.named("fake-quant"), o.scheme(), o.selector(), o.rules(), o.allocation(), false,
+                o.writer(), f.name().equals("gptq") ? DType.F16 : null);
     }
 
-    private static void assertPackedEqualsFake(Path packed, Path fake, int bits, Format f) {
+    private static void assertPackedEqualsFake(Path packed, Path fake, int bits, PackedFormat f) {
         try (QuantizedCheckpoint q = QuantizedCheckpoint.open(packed); Checkpoint fk = Checkpoint.open(fake)) {
             ModelSpec spec = ModelSpec.of(fk);
             assertEquals(spec.layers() * (4 + 3 * spec.layer(0).experts()), q.modules().size(), f + " " + bits);
@@ -116,15 +119,15 @@ class QuantizerTest {
     @Test
     void mixedBitsAreWrittenAsConfigGroupsAndDynamicOverrides() {
         List<BitRule> rules = List.of(new BitRule(Selector.of("kind:attention"), 4), new BitRule(Selector.of("kind:routed_expert"), 2));
-        for (Format f : new Format[] {Format.COMPRESSED_TENSORS, Format.GPTQ}) {
-            Path out = tmp.resolve("mixed-" + f);
+        for (PackedFormat f : new PackedFormat[] {PackedFormat.named("compressed-tensors"), PackedFormat.named("gptq")}) {
+            Path out = tmp.resolve("mixed-" + f.name());
             QuantReport r = run(out, QuantOptions.defaults(f).withRules(rules));
             try (QuantizedCheckpoint q = QuantizedCheckpoint.open(out)) {
                 ModelSpec spec = ModelSpec.of(Checkpoint.open(TestWeights.MIXTRAL));
                 assertEquals(4, q.modules().get(LinearModule.moduleOf(spec.name(Role.Q, 1))).bits());
                 assertEquals(2, q.modules().get(LinearModule.moduleOf(spec.name(Role.EXPERT_DOWN, 3, 5))).bits());
-                JsonNode qc = q.checkpoint().config().path(Quantizer.CONFIG_KEY);
-                if (f == Format.COMPRESSED_TENSORS) {
+                JsonNode qc = q.checkpoint().config().path(PackedFormat.CONFIG_KEY);
+                if (f.name().equals("compressed-tensors")) {
                     assertEquals(2, qc.path("config_groups").size());
                     assertTrue(qc.path("ignore").toString().contains(LinearModule.moduleOf(spec.name(Role.ROUTER, 0))));
                 } else {
@@ -146,7 +149,7 @@ class QuantizerTest {
     @Test
     void nonUniformExpertBitsAreRefusedWhenUniformityIsRequired() {
         List<BitRule> rules = List.of(new BitRule(Selector.of("re:.*experts\\.0\\..*"), 8));
-        QuantOptions o = QuantOptions.defaults(Format.COMPRESSED_TENSORS).withRules(rules);
+        QuantOptions o = QuantOptions.defaults("compressed-tensors").withRules(rules);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> run(tmp.resolve("x"), o));
         assertTrue(e.getMessage().contains("uniform"));
         QuantReport ok = run(tmp.resolve("y"), o.withUniformExpertBits(false));
@@ -162,8 +165,9 @@ class QuantizerTest {
             int n = m.expert() >= 0 && starved.getOrDefault(m.layer(), -1) == m.expert() ? 16 : 256;
             sink.accept(inputs.computeIfAbsent(m.cols(), c -> TestWeights.correlatedInputs(256, c, c)), n);
         };
-        QuantOptions o = QuantOptions.defaults(Format.COMPRESSED_TENSORS).withMethod(Method.GPTQ)
-                .withScheme(new QuantScheme(4, 64, true)).withGptq(new QuantOptions.GptqOptions(0.01, true, 128, 64));
+        QuantOptions o = QuantOptions.defaults("compressed-tensors")
+                .withMethod(BoundQuantizer.of("gptq", new GptqQuantizer.Parameters(0.01, true, 128, 64L)))
+                .withScheme(new QuantScheme(4, 64, true));
         QuantReport r;
         try (Checkpoint in = Checkpoint.open(TestWeights.MIXTRAL)) {
             r = Quantizer.run(in, out, o, calib);
@@ -173,14 +177,14 @@ class QuantizerTest {
         fallbacks.forEach(m -> {
             assertEquals(2, m.layer());
             assertEquals(3, m.expert());
-            assertEquals(Method.RTN, m.method());
+            assertEquals("rtn", m.method());
             assertNotNull(m.fallback());
         });
-        assertTrue(r.modules().stream().filter(m -> m.fallback() == null).allMatch(m -> m.method() == Method.GPTQ && m.calibrationRows() == 256));
+        assertTrue(r.modules().stream().filter(m -> m.fallback() == null).allMatch(m -> m.method().equals("gptq") && m.calibrationRows() == 256));
         try (QuantizedCheckpoint q = QuantizedCheckpoint.open(out)) {
-            String anyExpert = r.modules().stream().filter(m -> m.method() == Method.GPTQ && m.expert() >= 0).findFirst().orElseThrow().module();
+            String anyExpert = r.modules().stream().filter(m -> m.method().equals("gptq") && m.expert() >= 0).findFirst().orElseThrow().module();
             assertNotNull(q.read(anyExpert).gIdx(), "activation order writes weight_g_idx");
-            assertEquals("group", q.checkpoint().config().path(Quantizer.CONFIG_KEY).path("config_groups").path("group_0").path("weights").path("actorder").asText());
+            assertEquals("group", q.checkpoint().config().path(PackedFormat.CONFIG_KEY).path("config_groups").path("group_0").path("weights").path("actorder").asText());
         }
     }
 }

@@ -5,14 +5,15 @@ import dev.moekit.toolkit.io.TensorInfo;
 import java.nio.file.Path;
 import java.util.Random;
 
-/** Real weights from the shared mixtral-tiny checkpoint, and synthetic correlated activations. */
-final class TestWeights {
-    static final Path MIXTRAL = Path.of(System.getProperty("moekit.shared", "../../shared"), "models", "mixtral-tiny");
+/** Real weights from the shared reference checkpoints, and synthetic correlated activations. */
+public final class TestWeights {
+    public static final Path MIXTRAL = Path.of(System.getProperty("moekit.shared", "../../shared"), "models", "mixtral-tiny");
+    public static final Path QWEN = MIXTRAL.resolveSibling("qwen2moe-tiny");
 
     /** A weight matrix with shape [rows, cols] (the first such tensor in name order) and its name. */
-    record Matrix(String name, float[] w, int rows, int cols) {}
+    public record Matrix(String name, float[] w, int rows, int cols) {}
 
-    static Matrix first(int rows, int cols) {
+    public static Matrix first(int rows, int cols) {
         try (Checkpoint c = Checkpoint.open(MIXTRAL)) {
             for (String n : c.names().stream().sorted().toList()) {
                 TensorInfo t = c.info(n);
@@ -28,7 +29,7 @@ final class TestWeights {
      * Correlated inputs X [n, cols] = Z A + per-column scale: Z Gaussian [n, cols], A a random mixing matrix with a
      * strong diagonal, columns scaled by log-normal factors (outlier channels, as real activations have).
      */
-    static float[] correlatedInputs(int n, int cols, long seed) {
+    public static float[] correlatedInputs(int n, int cols, long seed) {
         Random r = new Random(seed);
         float[] a = new float[cols * cols];
         for (int i = 0; i < cols; i++) {
@@ -58,7 +59,7 @@ final class TestWeights {
     }
 
     /** ||(W - Q) X^T||_F^2 for W, Q [rows, cols] and X [n, cols]. */
-    static double outputError(float[] w, float[] q, int rows, int cols, float[] x, int n) {
+    public static double outputError(float[] w, float[] q, int rows, int cols, float[] x, int n) {
         double sum = 0;
         double[] d = new double[cols];
         for (int i = 0; i < rows; i++) {

@@ -1,8 +1,8 @@
 package dev.moekit.quantize.bench;
 
-import dev.moekit.quantize.Gptq;
 import dev.moekit.quantize.Hessian;
 import dev.moekit.quantize.QuantScheme;
+import dev.moekit.quantize.method.Gptq;
 import dev.moekit.toolkit.io.DType;
 import dev.moekit.toolkit.linalg.Linalg;
 import java.util.SplittableRandom;

@@ -1,6 +1,6 @@
 package dev.moekit.quantize.bench;
 
-import dev.moekit.quantize.Format;
+import dev.moekit.quantize.PackedFormat;
 import dev.moekit.quantize.QuantOptions;
 import dev.moekit.quantize.QuantReport;
 import dev.moekit.quantize.Quantizer;
@@ -15,7 +15,8 @@ import java.nio.file.Path;
  * {@link SyntheticMixtral}) to 4-bit group-128 and reports GB/s of bf16 input of the quantized modules and of the whole
  * checkpoint, plus peak RSS ({@code VmHWM}).
  *
- * <p>{@code java ... RtnBench <dir> <layers> <format: FAKE_QUANT|COMPRESSED_TENSORS|GPTQ>}
+ * <p>{@code java ... RtnBench <dir> <layers> <format: fake-quant|compressed-tensors|gptq>} (any registered format; the
+ * older spellings FAKE_QUANT, COMPRESSED_TENSORS, GPTQ still work)
  */
 public final class RtnBench {
     private RtnBench() {
@@ -24,19 +25,19 @@ public final class RtnBench {
     public static void main(String[] args) throws Exception {
         Path dir = Path.of(args[0]);
         int layers = Integer.parseInt(args[1]);
-        Format format = Format.valueOf(args[2]);
+        PackedFormat format = PackedFormat.named(args[2]);
         Path in = dir.resolve("mixtral-" + layers);
         if (!Files.isDirectory(in)) {
             SyntheticMixtral.write(in, layers, 2_000_000_000L, 4096, 14336);
         }
-        Path out = dir.resolve("rtn-" + format);
+        Path out = dir.resolve("rtn-" + format.name());
         QuantOptions o = QuantOptions.defaults(format).withWriter(CheckpointWriter.Options.defaults().withReplace(true));
         try (Checkpoint c = Checkpoint.open(in)) {
             long t0 = System.nanoTime();
             QuantReport r = Quantizer.run(c, out, o, null);
             double s = (System.nanoTime() - t0) / 1e9;
             System.out.printf("%s: %d modules, %.2f GB quantized bf16 in %.1f s = %.2f GB/s (whole checkpoint %.2f GB: %.2f GB/s); "
-                            + "avg %.3f stored bits; peak RSS %s%n", format, r.modules().size(), r.sourceBytes() / 1e9, s,
+                            + "avg %.3f stored bits; peak RSS %s%n", format.name(), r.modules().size(), r.sourceBytes() / 1e9, s,
                     r.sourceBytes() / 1e9 / s, c.totalBytes() / 1e9, c.totalBytes() / 1e9 / s, r.averageStoredBits(), peakRss());
         }
     }

@@ -2,7 +2,7 @@ package dev.moekit.quantize.bench;
 
 import dev.moekit.quantize.QuantScheme;
 import dev.moekit.quantize.QuantizedMatrix;
-import dev.moekit.quantize.Rtn;
+import dev.moekit.quantize.method.Rtn;
 import dev.moekit.toolkit.io.DType;
 import java.util.SplittableRandom;
 

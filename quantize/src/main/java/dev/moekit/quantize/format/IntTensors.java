@@ -1,4 +1,4 @@
-package dev.moekit.quantize;
+package dev.moekit.quantize.format;
 
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.CheckpointException;

@@ -1,4 +1,4 @@
-package dev.moekit.quantize;
+package dev.moekit.quantize.format;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -1,15 +1,15 @@
-package dev.moekit.quantize;
+package dev.moekit.quantize.alloc;
 
 /**
  * QuantMoE-Bench's linear-weight outlier score (code {@code dump-mixtral-outlier-metric.py}): for W [out, in],
  * {@code max over input columns j of ( max_i |W_ij| / mean_i |W_ij| )}. A column whose largest weight stands far
  * above its mean magnitude is hard to quantize; high-scoring linears get more bits.
  */
-public final class OutlierScore {
+final class OutlierScore {
     private OutlierScore() {
     }
 
-    public static double of(float[] w, int rows, int cols) {
+    static double of(float[] w, int rows, int cols) {
         double[] max = new double[cols];
         double[] sum = new double[cols];
         for (int i = 0; i < rows; i++) {

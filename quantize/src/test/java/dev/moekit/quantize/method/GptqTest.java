@@ -1,8 +1,13 @@
-package dev.moekit.quantize;
+package dev.moekit.quantize.method;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.moekit.quantize.Grid;
+import dev.moekit.quantize.Hessian;
+import dev.moekit.quantize.QuantScheme;
+import dev.moekit.quantize.QuantizedMatrix;
+import dev.moekit.quantize.TestWeights;
 import dev.moekit.toolkit.io.DType;
 import dev.moekit.toolkit.linalg.Linalg;
 import org.junit.jupiter.api.Test;

@@ -1,4 +1,4 @@
-package dev.moekit.quantize;
+package dev.moekit.quantize.format;
 
 /**
  * Integer packing into int32 words, the two layouts the exported formats use.

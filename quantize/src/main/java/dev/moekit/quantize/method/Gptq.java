@@ -1,5 +1,8 @@
-package dev.moekit.quantize;
+package dev.moekit.quantize.method;
 
+import dev.moekit.quantize.Grid;
+import dev.moekit.quantize.QuantScheme;
+import dev.moekit.quantize.QuantizedMatrix;
 import dev.moekit.toolkit.io.DType;
 import dev.moekit.toolkit.linalg.Linalg;
 import java.util.Comparator;

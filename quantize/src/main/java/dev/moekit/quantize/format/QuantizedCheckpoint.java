@@ -1,7 +1,11 @@
-package dev.moekit.quantize;
+package dev.moekit.quantize.format;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moekit.quantize.LinearModule;
+import dev.moekit.quantize.PackedFormat;
+import dev.moekit.quantize.QuantScheme;
+import dev.moekit.quantize.QuantizedMatrix;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.CheckpointException;
 import java.nio.file.Path;
@@ -9,21 +13,23 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Reads a packed checkpoint moekit wrote (compressed-tensors {@code pack-quantized} or GPTQ) back to fp32 weights,
- * so a packed output can be evaluated like any other checkpoint: {@link #weight} returns the dequantized
- * {@code <module>.weight} for quantized modules and the stored tensor for everything else. Formats and the
- * dequantization formula are those of {@link CompressedTensorsLayout} and {@link GptqLayout}.
+ * Reads a packed checkpoint (any registered {@link PackedFormat} that {@link PackedFormat#reads reads} its
+ * {@code quantization_config}: compressed-tensors {@code pack-quantized}, GPTQ) back to fp32 weights, so a packed
+ * output can be evaluated like any other checkpoint: {@link #weight} returns the dequantized {@code <module>.weight}
+ * for quantized modules and the stored tensor for everything else.
  */
 public final class QuantizedCheckpoint implements AutoCloseable {
     private final Checkpoint checkpoint;
-    private final PackedLayout layout;
+    private final PackedFormat format;
     private final Map<String, QuantScheme> modules = new LinkedHashMap<>();
+    private final ObjectNode config;
 
-    private QuantizedCheckpoint(Checkpoint checkpoint, PackedLayout layout, ObjectNode qc) {
+    private QuantizedCheckpoint(Checkpoint checkpoint, PackedFormat format, ObjectNode qc) {
         this.checkpoint = checkpoint;
-        this.layout = layout;
-        for (String m : layout.modules(checkpoint)) {
-            QuantScheme s = layout.schemeOf(qc, m);
+        this.format = format;
+        this.config = qc;
+        for (String m : format.modules(checkpoint)) {
+            QuantScheme s = format.schemeOf(qc, m);
             if (s == null) {
                 throw new CheckpointException(checkpoint.dir() + ": module '" + m + "' has packed tensors but the quantization_config leaves it unquantized");
             }
@@ -34,22 +40,14 @@ public final class QuantizedCheckpoint implements AutoCloseable {
     public static QuantizedCheckpoint open(Path dir) {
         Checkpoint c = Checkpoint.open(dir);
         try {
-            JsonNode qc = c.config().path(Quantizer.CONFIG_KEY);
+            JsonNode qc = c.config().path(PackedFormat.CONFIG_KEY);
             if (!(qc instanceof ObjectNode o)) {
                 throw new CheckpointException(dir + ": config.json has no quantization_config");
             }
-            String method = o.path("quant_method").asText();
-            PackedLayout layout = switch (method) {
-                case "compressed-tensors" -> {
-                    if (!o.path("format").asText().equals("pack-quantized")) {
-                        throw new CheckpointException(dir + ": compressed-tensors format '" + o.path("format").asText() + "' is not supported (pack-quantized only)");
-                    }
-                    yield new CompressedTensorsLayout();
-                }
-                case "gptq" -> new GptqLayout();
-                default -> throw new CheckpointException(dir + ": quant_method '" + method + "' is not supported (compressed-tensors, gptq)");
-            };
-            return new QuantizedCheckpoint(c, layout, o);
+            PackedFormat format = PackedFormat.reading(o).orElseThrow(() -> new CheckpointException(dir + ": quant_method '"
+                    + o.path("quant_method").asText() + "'" + (o.has("format") ? " with format '" + o.path("format").asText() + "'" : "")
+                    + " is not supported (readable: " + String.join(", ", PackedFormat.readable()) + ")"));
+            return new QuantizedCheckpoint(c, format, o);
         } catch (RuntimeException e) {
             c.close();
             throw e;
@@ -65,13 +63,23 @@ public final class QuantizedCheckpoint implements AutoCloseable {
         return checkpoint;
     }
 
+    /** The format that reads it. */
+    public PackedFormat format() {
+        return format;
+    }
+
+    /** Its {@code quantization_config}. */
+    public ObjectNode quantizationConfig() {
+        return config.deepCopy();
+    }
+
     /** The stored codes and grids of {@code module}. */
     public QuantizedMatrix read(String module) {
         QuantScheme s = modules.get(module);
         if (s == null) {
             throw new IllegalArgumentException(checkpoint.dir() + ": '" + module + "' is not a quantized module");
         }
-        return layout.read(checkpoint, module, s);
+        return format.read(checkpoint, module, s);
     }
 
     /** fp32 values of {@code tensor}: dequantized for {@code <module>.weight} of a quantized module, else as stored. */

@@ -1,5 +1,9 @@
-package dev.moekit.quantize;
+package dev.moekit.quantize.method;
 
+import dev.moekit.quantize.Hessian;
+import dev.moekit.quantize.LinearModule;
+import dev.moekit.quantize.QuantScheme;
+import dev.moekit.quantize.QuantizedMatrix;
 import dev.moekit.toolkit.io.DType;
 import dev.moekit.toolkit.linalg.Linalg;
 
@@ -18,7 +22,7 @@ final class GptqRetry {
     /** Quantized matrix (null when falling back) and the fallback reason (null when GPTQ succeeded). */
     record Outcome(QuantizedMatrix quantized, String fallback) {}
 
-    static Outcome run(float[] weight, LinearModule m, Hessian h, QuantScheme s, QuantOptions.GptqOptions g, DType scaleType, Linalg la) {
+    static Outcome run(float[] weight, LinearModule m, Hessian h, QuantScheme s, GptqQuantizer.Parameters g, DType scaleType, Linalg la) {
         float[] hm = h.matrix();
         for (double damp = g.dampPercent(); damp <= MAX_DAMP + 1e-12; damp += STEP) {
             try {

@@ -1,8 +1,11 @@
-package dev.moekit.quantize;
+package dev.moekit.quantize.format;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moekit.quantize.LinearModule;
+import dev.moekit.quantize.QuantScheme;
+import dev.moekit.quantize.QuantizedMatrix;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.CheckpointException;
 import dev.moekit.toolkit.io.CheckpointWriter;
@@ -17,7 +20,7 @@ import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
- * compressed-tensors {@code pack-quantized} (neuralmagic/compressed-tensors,
+ * Format {@code compressed-tensors}: compressed-tensors {@code pack-quantized} (neuralmagic/compressed-tensors,
  * {@code compressors/quantized_compressors/pack_quantized.py}, {@code PackedQuantizationCompressor}), read by vLLM and
  * transformers. Per module {@code <m>}:
  * <ul>
@@ -38,8 +41,11 @@ import java.util.regex.Pattern;
  * The group holding the most modules targets the class {@code "Linear"}; the others list exact module names, which
  * vLLM and compressed-tensors match before class names. Every linear module left unquantized is listed in
  * {@code ignore}. vLLM's fused-MoE kernels need one scheme for all experts of a layer.
+ *
+ * <p>Stored bits: codes {@code rows*cols*bits}, scales {@code rows*groups*scaleBits}, zero points
+ * {@code rows*groups*bits} when asymmetric, g_idx {@code 32*cols} with activation order.
  */
-final class CompressedTensorsLayout implements PackedLayout {
+public final class CompressedTensorsFormat extends DequantizingFormat {
     static final String PACKED = ".weight_packed";
     static final String SCALE = ".weight_scale";
     static final String ZERO = ".weight_zero_point";
@@ -48,7 +54,45 @@ final class CompressedTensorsLayout implements PackedLayout {
     static final String LINEAR = "Linear";
 
     @Override
-    public List<TensorSpec> plan(LinearModule m, QuantScheme s, boolean gIdx, DType weightType) {
+    public String name() {
+        return "compressed-tensors";
+    }
+
+    @Override
+    public String summary() {
+        return "compressed-tensors pack-quantized int32 words, one config group per scheme (vLLM, transformers)";
+    }
+
+    @Override
+    public String reference() {
+        return "https://github.com/neuralmagic/compressed-tensors";
+    }
+
+    @Override
+    public boolean reads(ObjectNode qc) {
+        return qc.path("quant_method").asText().equals("compressed-tensors") && qc.path("format").asText().equals("pack-quantized");
+    }
+
+    @Override
+    public long storedBits(LinearModule m, QuantScheme s, boolean gIdx, DType weightType) {
+        return bits(m, s, gIdx, weightType);
+    }
+
+    /** {@link #storedBits}, also the accounting of fake-quant outputs (the size they would pack to). */
+    static long bits(LinearModule m, QuantScheme s, boolean gIdx, DType weightType) {
+        long groups = (long) m.rows() * s.groups(m.cols());
+        long bits = m.params() * s.bits() + groups * scale(weightType).size() * 8L;
+        if (!s.symmetric()) {
+            bits += groups * s.bits();
+        }
+        if (gIdx && s.groupSize() > 0) {
+            bits += 32L * m.cols();
+        }
+        return bits;
+    }
+
+    @Override
+    public List<TensorSpec> plan(TensorSpec source, LinearModule m, QuantScheme s, boolean gIdx, DType weightType) {
         int groups = s.groups(m.cols());
         List<TensorSpec> t = new ArrayList<>();
         t.add(new TensorSpec(m.module() + PACKED, DType.I32, new long[] {m.rows(), BitPacking.alignedWords(m.cols(), s.bits())}));
@@ -103,6 +147,10 @@ final class CompressedTensorsLayout implements PackedLayout {
 
     @Override
     public DType scaleType(DType weightType) {
+        return scale(weightType);
+    }
+
+    private static DType scale(DType weightType) {
         return weightType == DType.F32 || weightType == DType.F16 || weightType == DType.BF16 ? weightType : DType.BF16;
     }
 

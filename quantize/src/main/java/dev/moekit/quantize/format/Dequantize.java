@@ -1,6 +1,9 @@
-package dev.moekit.quantize;
+package dev.moekit.quantize.format;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moekit.quantize.LinearModule;
+import dev.moekit.quantize.PackedFormat;
+import dev.moekit.quantize.QuantizedMatrix;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.CheckpointWriter;
 import dev.moekit.toolkit.io.DType;
@@ -15,9 +18,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Turns a packed checkpoint moekit wrote (compressed-tensors or GPTQ) back into a plain one: every quantized module's
- * packed tensors become its dequantized {@code .weight}, every other floating tensor is converted to the same dtype
- * (so the result is one consistent checkpoint), integer tensors are copied, and {@code quantization_config} is dropped. The result is what the packed model computes, in a layout the eval runtime (and any loader) reads.
+ * Turns a packed checkpoint (any format {@link QuantizedCheckpoint} reads: compressed-tensors, GPTQ) back into a plain
+ * one: every quantized module's packed tensors become its dequantized {@code .weight}, every other floating tensor is
+ * converted to the same dtype (so the result is one consistent checkpoint), integer tensors are copied, and
+ * {@code quantization_config} and the format's own files are dropped. The result is what the packed model computes,
+ * in a layout the eval runtime (and any loader) reads. The packed formats' {@code Dequantizer} runs it.
  */
 public final class Dequantize {
     private Dequantize() {}
@@ -28,7 +33,7 @@ public final class Dequantize {
             return false;
         }
         try (Checkpoint c = Checkpoint.open(dir)) {
-            return c.config().has(Quantizer.CONFIG_KEY) && !c.config().path(Quantizer.CONFIG_KEY).path("quant_method").asText().isEmpty();
+            return c.config().has(PackedFormat.CONFIG_KEY) && !c.config().path(PackedFormat.CONFIG_KEY).path("quant_method").asText().isEmpty();
         }
     }
 
@@ -58,8 +63,9 @@ public final class Dequantize {
                 }
             }
             ObjectNode config = c.config().deepCopy();
-            config.remove(Quantizer.CONFIG_KEY);
+            config.remove(PackedFormat.CONFIG_KEY);
             Convert.setDtype(config, dtype);
+            java.util.Set<String> formatFiles = q.format().files(q.quantizationConfig()).keySet();
             try (CheckpointWriter w = CheckpointWriter.create(out, plan, writer, packed)) {
                 for (TensorSpec t : plan) {
                     QuantizedMatrix qm = byWeight.get(t.name());
@@ -73,7 +79,7 @@ public final class Dequantize {
                 }
                 for (Path f : c.otherFiles()) {
                     String name = f.getFileName().toString();
-                    if (!name.equals(Quantizer.GPTQ_CONFIG_FILE)) { // would tell loaders the weights are packed
+                    if (!formatFiles.contains(name)) { // e.g. quantize_config.json would tell loaders the weights are packed
                         w.copyFile(f);
                     }
                 }

@@ -1,4 +1,4 @@
-package dev.moekit.quantize;
+package dev.moekit.quantize.alloc;
 
 import java.util.List;
 import java.util.PriorityQueue;

@@ -1,7 +1,10 @@
-package dev.moekit.quantize;
+package dev.moekit.quantize.format;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moekit.quantize.LinearModule;
+import dev.moekit.quantize.QuantScheme;
+import dev.moekit.quantize.QuantizedMatrix;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.CheckpointException;
 import dev.moekit.toolkit.io.CheckpointWriter;
@@ -17,7 +20,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
- * The GPTQ checkpoint layout of AutoGPTQ ({@code nn_modules/qlinear/qlinear_cuda_old.py}, {@code QuantLinear.pack}),
+ * Format {@code gptq}: the GPTQ checkpoint layout of AutoGPTQ ({@code nn_modules/qlinear/qlinear_cuda_old.py}, {@code QuantLinear.pack}),
  * {@code checkpoint_format: "gptq"} (v1), as GPTQModel, transformers and vLLM load it. Per module {@code <m>}:
  * <ul>
  *   <li>{@code <m>.qweight} I32 [in * bits / 32, out]: codes packed along the input dimension as a bit stream
@@ -35,16 +38,52 @@ import java.util.stream.Collectors;
  * {@code checkpoint_format: "gptq"}, and GPTQModel's {@code dynamic}: keys are regexes tried with Python
  * {@code re.match} on module names; {@code "-:"} keys leave a module unquantized, {@code "+:"} keys override
  * {@code bits}/{@code group_size} (vLLM {@code gptq_utils.get_dynamic_override}). Overrides are written per module as
- * anchored, escaped names.
+ * anchored, escaped names. The same config is written as {@code quantize_config.json}.
+ *
+ * <p>Stored bits: codes {@code rows*cols*bits}, fp16 scales and zero points {@code rows*groups*(16+bits)}, g_idx
+ * {@code 32*cols}, always.
  */
-final class GptqLayout implements PackedLayout {
+public final class GptqFormat extends DequantizingFormat {
+    /** The file GPTQ loaders read beside {@code config.json}. */
+    static final String CONFIG_FILE = "quantize_config.json";
     static final String QWEIGHT = ".qweight";
     static final String QZEROS = ".qzeros";
     static final String SCALES = ".scales";
     static final String G_IDX = ".g_idx";
 
     @Override
-    public List<TensorSpec> plan(LinearModule m, QuantScheme s, boolean gIdx, DType weightType) {
+    public String name() {
+        return "gptq";
+    }
+
+    @Override
+    public String summary() {
+        return "GPTQ v1 (AutoGPTQ/GPTQModel) qweight/qzeros/scales/g_idx, per-module dynamic overrides";
+    }
+
+    @Override
+    public String reference() {
+        return "https://github.com/ModelCloud/GPTQModel";
+    }
+
+    @Override
+    public boolean reads(ObjectNode qc) {
+        return qc.path("quant_method").asText().equals("gptq") && qc.path("checkpoint_format").asText("gptq").equals("gptq");
+    }
+
+    @Override
+    public Map<String, JsonNode> files(ObjectNode quantizationConfig) {
+        return Map.of(CONFIG_FILE, quantizationConfig);
+    }
+
+    @Override
+    public long storedBits(LinearModule m, QuantScheme s, boolean gIdx, DType weightType) {
+        long groups = (long) m.rows() * s.groups(m.cols());
+        return m.params() * s.bits() + groups * DType.F16.size() * 8L + groups * s.bits() + 32L * m.cols();
+    }
+
+    @Override
+    public List<TensorSpec> plan(TensorSpec source, LinearModule m, QuantScheme s, boolean gIdx, DType weightType) {
         int groups = s.groups(m.cols());
         int b = s.bits();
         return List.of(

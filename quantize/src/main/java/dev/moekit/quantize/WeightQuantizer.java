@@ -1,0 +1,78 @@
+package dev.moekit.quantize;
+
+import dev.moekit.toolkit.io.DType;
+import dev.moekit.toolkit.linalg.Linalg;
+import dev.moekit.toolkit.method.Method;
+import dev.moekit.toolkit.method.MethodKind;
+import java.util.List;
+
+/**
+ * Plugin kind {@code weight-quantizer}: turns one linear weight {@code W [out, in]} into integer codes on the min-max
+ * grid of its {@link QuantScheme} ({@link QuantizedMatrix}). Data-free methods ignore the Hessian; methods that use it
+ * ({@link #needsCalibration}) get the calibration Hessian of the module's input, and fall back to RTN (saying why in
+ * {@link Result#fallback()}) where there is too little of it. Registered as {@link Method}s; see
+ * {@code dev.moekit.quantize.method} for RTN and GPTQ.
+ *
+ * @param <P> the method's parameter record
+ */
+public interface WeightQuantizer<P extends Record> extends Method<P> {
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    MethodKind<WeightQuantizer<?>> KIND = new MethodKind<>("weight-quantizer", (Class) WeightQuantizer.class,
+            "turn one linear weight into integer codes on per-group grids (RTN, GPTQ)");
+
+    @Override
+    default MethodKind<?> kind() {
+        return KIND;
+    }
+
+    /** Quantizes one module. */
+    Result quantize(P params, Input input);
+
+    /**
+     * Whether results may reorder columns into groups (activation order, a {@code g_idx}); packed formats then plan a
+     * column-to-group tensor for every grouped module.
+     */
+    default boolean activationOrder(P params) {
+        return false;
+    }
+
+    /** Calibration rows (tokens) below which a module falls back to RTN; 0 for data-free methods. */
+    default long minCalibrationRows(P params) {
+        return 0;
+    }
+
+    /** Refuses {@code params} with {@code scheme} before anything runs (e.g. GPTQ's block size against the group size). */
+    default void check(P params, QuantScheme scheme) {
+    }
+
+    /**
+     * One module to quantize.
+     *
+     * @param module    the module
+     * @param weight    its weight [rows, cols] row-major, fp32 (not modified)
+     * @param scheme    bits, group size, symmetry
+     * @param hessian   the calibration Hessian of the module's input, or null when none reached it
+     * @param scaleType dtype the scales will be stored in (grids round scales to it first)
+     * @param linalg    dense linear algebra
+     */
+    record Input(LinearModule module, float[] weight, QuantScheme scheme, Hessian hessian, DType scaleType, Linalg linalg) {
+        public Input {
+            if (weight.length != module.params()) {
+                throw new IllegalArgumentException(module.module() + ": weight has " + weight.length + " values, expected " + module.rows()
+                        + "x" + module.cols());
+            }
+        }
+    }
+
+    /**
+     * @param quantized codes, grids and g_idx
+     * @param method    the method that produced them (a fallback names the method it fell back to)
+     * @param fallback  why the module fell back, or null
+     */
+    record Result(QuantizedMatrix quantized, String method, String fallback) {}
+
+    /** The registered quantizer {@code name} (case and {@code -}/{@code _} ignored). */
+    static WeightQuantizer<?> named(String name) {
+        return Lookup.find(KIND, name, m -> List.of());
+    }
+}

@@ -1,0 +1,121 @@
+package dev.moekit.quantize;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.moekit.toolkit.io.Checkpoint;
+import dev.moekit.toolkit.method.MethodContract;
+import dev.moekit.toolkit.method.MethodKind;
+import dev.moekit.toolkit.model.ModelSpec;
+import dev.moekit.toolkit.model.Role;
+import dev.moekit.toolkit.select.Selector;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalDouble;
+import java.util.Set;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The contract of every registered {@link BitAllocator}: the method contract, plus on mixtral-tiny (written as
+ * compressed-tensors) every selected module gets a scheme, with one of the allocator's widths and the default group
+ * size and symmetry; rule-fixed modules keep their bits; the average stored bits stay within the allocator's limit;
+ * uniform expert bits hold when required (or the allocator's per-expert choice is refused naming it); and an allocator
+ * that needs neither weights nor routing counts plans the same from metadata alone.
+ */
+public abstract class BitAllocatorContract extends MethodContract<BitAllocator<?>> {
+    @Override
+    protected MethodKind<BitAllocator<?>> kind() {
+        return BitAllocator.KIND;
+    }
+
+    private BoundAllocator<?> bound(BitAllocator<?> a) {
+        return BoundAllocator.of(a, a.bind(sampleParams(a)));
+    }
+
+    /** Routing counts for allocators that use them: expert e of every layer got 100 * (e + 1) tokens. */
+    private static CalibrationSource usage(ModelSpec spec) {
+        Map<Integer, long[]> counts = new HashMap<>();
+        for (int l = 0; l < spec.layers(); l++) {
+            long[] c = new long[spec.layer(l).experts()];
+            for (int e = 0; e < c.length; e++) {
+                c[e] = 100L * (e + 1);
+            }
+            counts.put(l, c);
+        }
+        return CalibrationSource.usageOnly(new ExpertUsage(counts));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("methods")
+    void plansEveryModuleWithinItsWidthsAndBudget(BitAllocator<?> a) {
+        BoundAllocator<?> b = bound(a);
+        List<BitRule> attention8 = List.of(new BitRule(Selector.of("kind:attention"), 8));
+        try (Checkpoint in = Checkpoint.open(TestWeights.MIXTRAL)) {
+            ModelSpec spec = ModelSpec.of(in);
+            CalibrationSource src = b.needsCalibration() ? usage(spec) : null;
+            int expected = spec.layers() * (4 + 3 * spec.layer(0).experts());
+            for (boolean uniform : new boolean[] {true, false}) {
+                for (List<BitRule> rules : List.of(List.<BitRule>of(), attention8)) {
+                    QuantOptions o = QuantOptions.defaults("compressed-tensors").withUniformExpertBits(uniform).withRules(rules).withAllocation(b);
+                    Map<LinearModule, QuantScheme> plan;
+                    try {
+                        plan = Quantizer.plan(in, o, src);
+                    } catch (IllegalArgumentException e) {
+                        assertTrue(uniform && e.getMessage().contains("uniform"), a.name() + ": only a per-expert choice under uniform bits may be refused: " + e.getMessage());
+                        continue;
+                    }
+                    assertEquals(expected, plan.size(), a.name() + ": every selected module is planned");
+                    List<Integer> widths = b.widths(o.scheme());
+                    long params = 0;
+                    long stored = 0;
+                    Map<Integer, Set<Integer>> expertBits = new HashMap<>();
+                    for (var e : plan.entrySet()) {
+                        LinearModule m = e.getKey();
+                        QuantScheme s = e.getValue();
+                        assertEquals(o.scheme().groupSize(), s.groupSize());
+                        assertEquals(o.scheme().symmetric(), s.symmetric());
+                        if (!rules.isEmpty() && m.role().kind() == Role.Kind.ATTENTION) {
+                            assertEquals(8, s.bits(), "rules come first: " + m.module());
+                        } else {
+                            assertTrue(widths.contains(s.bits()), a.name() + " chose " + s.bits() + " bits, not among " + widths);
+                        }
+                        if (m.role().kind() == Role.Kind.ROUTED_EXPERT) {
+                            expertBits.computeIfAbsent(m.layer(), k -> new HashSet<>()).add(s.bits());
+                        }
+                        params += m.params();
+                        stored += o.format().storedBits(m, s, false, spec.dtype());
+                    }
+                    if (uniform) {
+                        expertBits.values().forEach(x -> assertEquals(1, x.size(), "one width per layer's experts"));
+                    }
+                    OptionalDouble limit = b.averageBitsLimit();
+                    double avg = (double) stored / params;
+                    if (limit.isPresent()) {
+                        assertTrue(avg <= limit.getAsDouble() + 1e-9, a.name() + ": " + avg + " stored bits over its limit " + limit.getAsDouble());
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("methods")
+    void plansFromMetadataAloneWhenItNeedsNoData(BitAllocator<?> a) {
+        BoundAllocator<?> b = bound(a);
+        if (!b.dataFree()) {
+            return;
+        }
+        try (Checkpoint in = Checkpoint.open(TestWeights.MIXTRAL)) {
+            ModelSpec spec = ModelSpec.of(in);
+            QuantOptions o = QuantOptions.defaults("compressed-tensors").withUniformExpertBits(false).withAllocation(b);
+            Map<LinearModule, QuantScheme> metadata = Quantizer.planFor(spec, ModuleCatalog.of(in, spec), o, Optional.empty(), m -> {
+                throw new AssertionError(a.name() + " says it reads no weights but read " + m.module());
+            });
+            assertEquals(Quantizer.plan(in, o, null), metadata);
+        }
+    }
+}
