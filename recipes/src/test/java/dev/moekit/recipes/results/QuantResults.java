@@ -11,13 +11,13 @@ import dev.moekit.eval.LayerRouting;
 import dev.moekit.eval.Progress;
 import dev.moekit.eval.runtime.CausalLm;
 import dev.moekit.eval.runtime.RuntimeOptions;
-import dev.moekit.quantize.Allocation;
+import dev.moekit.quantize.BoundAllocator;
+import dev.moekit.quantize.alloc.BudgetAllocator;
+import dev.moekit.quantize.alloc.QuantMoeAllocator;
 import dev.moekit.quantize.CalibratedGptq;
 import dev.moekit.quantize.CalibrationSource;
-import dev.moekit.quantize.Dequantize;
+import dev.moekit.quantize.format.Dequantize;
 import dev.moekit.quantize.ExpertUsage;
-import dev.moekit.quantize.Format;
-import dev.moekit.quantize.Method;
 import dev.moekit.quantize.QuantOptions;
 import dev.moekit.quantize.QuantReport;
 import dev.moekit.quantize.QuantScheme;
@@ -83,30 +83,30 @@ public final class QuantResults {
             layers = spec.layers();
             experts = spec.layerSpecs().stream().filter(l -> l.moe()).findFirst().orElseThrow().experts();
         }
-        QuantOptions base = QuantOptions.defaults(Format.COMPRESSED_TENSORS);
+        QuantOptions base = QuantOptions.defaults("compressed-tensors");
         for (int bits : new int[] {8, 4, 3, 2}) {
             QuantOptions o = base.withScheme(new QuantScheme(bits, 128, true));
             run(table, name, "RTN int" + bits, orig, work.resolve("rtn" + bits), o, null, ev, null);
-            run(table, name, "GPTQ int" + bits, orig, work.resolve("gptq" + bits), o.withMethod(Method.GPTQ), null, ev, cal);
+            run(table, name, "GPTQ int" + bits, orig, work.resolve("gptq" + bits), o.withMethod("gptq"), null, ev, cal);
         }
         int[][] hl = {{4, 2}, {3, 2}};
         for (int[] h : hl) {
             String tag = h[0] + "/" + h[1];
             QuantOptions o = base.withScheme(new QuantScheme(h[1], 128, true));
             run(table, name, "attention + shared high (" + tag + ")", orig, work.resolve("attn" + h[0]),
-                    o.withAllocation(new Allocation.QuantMoe(h[0], h[1], true, true, 0, 0, 0)), null, ev, null);
+                    o.withAllocation(BoundAllocator.of("quantmoe", new QuantMoeAllocator.Parameters(h[0], h[1], true, true, 0, 0, 0.0))), null, ev, null);
             run(table, name, "first " + layers / 2 + " blocks high (" + tag + ")", orig, work.resolve("first" + h[0]),
-                    o.withAllocation(new Allocation.QuantMoe(h[0], h[1], true, true, layers / 2, 0, 0)), null, ev, null);
+                    o.withAllocation(BoundAllocator.of("quantmoe", new QuantMoeAllocator.Parameters(h[0], h[1], true, true, layers / 2, 0, 0.0))), null, ev, null);
             run(table, name, "most-used " + experts / 2 + " experts/layer high (" + tag + ")", orig, work.resolve("used" + h[0]),
-                    o.withUniformExpertBits(false).withAllocation(new Allocation.QuantMoe(h[0], h[1], true, true, 0, experts / 2, 0)),
+                    o.withUniformExpertBits(false).withAllocation(BoundAllocator.of("quantmoe", new QuantMoeAllocator.Parameters(h[0], h[1], true, true, 0, experts / 2, 0.0))),
                     CalibrationSource.usageOnly(usage), ev, null);
             run(table, name, "top 50% outlier expert linears high (" + tag + ")", orig, work.resolve("outlier" + h[0]),
-                    o.withUniformExpertBits(false).withAllocation(new Allocation.QuantMoe(h[0], h[1], true, true, 0, 0, 0.5)), null, ev, null);
+                    o.withUniformExpertBits(false).withAllocation(BoundAllocator.of("quantmoe", new QuantMoeAllocator.Parameters(h[0], h[1], true, true, 0, 0, 0.5))), null, ev, null);
         }
         for (double avg : new double[] {3.0, 2.5}) {
-            QuantOptions o = base.withAllocation(new Allocation.Budget(avg, List.of(2, 3, 4, 8)));
+            QuantOptions o = base.withAllocation(BoundAllocator.of("budget", new BudgetAllocator.Parameters(avg, List.of(2, 3, 4, 8))));
             run(table, name, "solver RTN, " + avg + " bits", orig, work.resolve("solver" + avg), o, CalibrationSource.usageOnly(usage), ev, null);
-            run(table, name, "solver GPTQ, " + avg + " bits", orig, work.resolve("solvergptq" + avg), o.withMethod(Method.GPTQ), null, ev, cal);
+            run(table, name, "solver GPTQ, " + avg + " bits", orig, work.resolve("solvergptq" + avg), o.withMethod("gptq"), null, ev, cal);
         }
     }
 
