@@ -257,7 +257,13 @@ class CliTest {
 
     @Test
     void evalOfACheckpointWithANaNWeightFails() throws IOException {
-        Path tiny = TinyCheckpoints.write(dir.resolve("tiny"), "mixtral");
+        Path tiny = dir.resolve("tiny");
+        Files.createDirectories(tiny);
+        try (var fs = Files.list(MIXTRAL)) {
+            for (Path f : fs.filter(Files::isRegularFile).toList()) {
+                Files.copy(f, tiny.resolve(f.getFileName()));
+            }
+        }
         String victim = "model.embed_tokens.weight";
         long offset;
         Path shard;
