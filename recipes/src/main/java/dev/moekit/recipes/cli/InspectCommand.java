@@ -43,9 +43,16 @@ final class InspectCommand implements Command {
     public int run(CommandLine cl, PrintStream out) throws Exception {
         Path p = Path.of(Main.arg(cl, 0, "<checkpoint> folder"));
         Main.expectArgs(cl, 1);
-        try (Checkpoint c = Checkpoint.open(p)) {
+        try (PackedView view = PackedView.of(p); Checkpoint c = Checkpoint.open(view.path()); Checkpoint stored = Checkpoint.open(p)) {
             ModelSpec spec = ModelSpec.of(c);
             ObjectNode j = describe(c, spec, ParamCount.of(c, spec));
+            j.put("checkpoint", p.toString());
+            if (view.packed()) {
+                // structure and parameters are the logical model's; bytes and shards are what is stored
+                j.put("packed_format", view.format());
+                j.put("logical_bytes", c.totalBytes());
+                shards(j, stored);
+            }
             if (cl.hasOption("json")) {
                 out.println(Json.PRETTY.writeValueAsString(j));
             } else {
@@ -103,6 +110,12 @@ final class InspectCommand implements Command {
         if (pc.unclassified() > 0) {
             pk.put("unclassified", pc.unclassified());
         }
+        shards(j, c);
+        return j;
+    }
+
+    /** Stored bytes and shards of {@code c}. */
+    static void shards(ObjectNode j, Checkpoint c) {
         j.put("bytes", c.totalBytes());
         ArrayNode shards = j.putArray("shards");
         for (SafetensorsFile s : c.shards()) {
@@ -111,7 +124,6 @@ final class InspectCommand implements Command {
             o.put("bytes", s.fileSize());
             o.put("tensors", s.tensors().size());
         }
-        return j;
     }
 
     static String routing(Routing r) {

@@ -12,8 +12,15 @@ final class Reports {
     static void print(Pipeline.Result res, PrintStream out) {
         for (JsonNode s : res.provenance().path("stages")) {
             JsonNode summary = s.path("report").path("summary");
-            out.printf(Locale.ROOT, "moekit: %s%s%s%n", s.path("stage").asText(), s.path("reused").asBoolean() ? " (reused)" : "",
-                    summary.isTextual() ? ": " + summary.asText() : String.format(Locale.ROOT, " done in %.1f s", s.path("seconds").asDouble()));
+            String head = String.format(Locale.ROOT, "moekit: %s%s", s.path("stage").asText(), s.path("reused").asBoolean() ? " (reused)" : "");
+            if (summary.isTextual()) {
+                out.println(head + ": " + summary.asText());
+            } else if (summary.isArray() && !summary.isEmpty()) {
+                out.printf(Locale.ROOT, "%s done in %.1f s%n", head, s.path("seconds").asDouble());
+                summary.forEach(l -> out.println("  " + Main.safe(l.asText())));
+            } else {
+                out.printf(Locale.ROOT, "%s done in %.1f s%n", head, s.path("seconds").asDouble());
+            }
         }
         if (res.eval() != null) {
             out.print(res.eval().table());

@@ -39,21 +39,22 @@ final class VerifyCommand implements Command {
     public int run(CommandLine cl, PrintStream out) {
         Path p = Path.of(Main.arg(cl, 0, "<checkpoint> folder"));
         Main.expectArgs(cl, 1);
-        try (Checkpoint c = Checkpoint.open(p)) {
+        try (PackedView view = PackedView.of(p); Checkpoint c = Checkpoint.open(view.path())) {
             ModelSpec spec = ModelSpec.of(c);
             List<String> problems = new ArrayList<>(SpecChecker.check(c, spec));
             if (!cl.hasOption("no-scan")) {
                 problems.addAll(SpecChecker.scanNonFinite(c));
             }
             if (problems.isEmpty()) {
-                out.printf("%s: ok (%s, %d tensors%s)%n", c.dir(), spec.family().name(), c.names().size(),
-                        cl.hasOption("no-scan") ? ", not scanned" : ", all finite");
+                out.printf("%s: ok (%s, %d tensors%s%s)%n", p, spec.family().name(), c.names().size(),
+                        cl.hasOption("no-scan") ? ", not scanned" : ", all finite",
+                        view.packed() ? "; packed " + view.format() + ", every packed module read back and checked as the weights it holds" : "");
                 return 0;
             }
             for (String s : problems) {
-                out.println(c.dir() + ": " + Main.safe(s));
+                out.println(p + ": " + Main.safe(s));
             }
-            out.printf("%s: %d problem(s)%n", c.dir(), problems.size());
+            out.printf("%s: %d problem(s)%n", p, problems.size());
             return 1;
         }
     }

@@ -154,6 +154,18 @@ class CliTest {
             assertTrue(c.config().has("quantization_config"));
         }
         assertTrue(Files.exists(quant.resolve("moekit_provenance.json")));
+        // verify and inspect understand moekit's own packed outputs
+        Run v = run("verify", quant.toString());
+        assertEquals(0, v.code(), v.out() + v.err());
+        assertTrue(v.out().contains("packed compressed-tensors"), v.out());
+        JsonNode qi = Json.STRICT.readTree(run("inspect", quant.toString(), "--json").out());
+        assertEquals("compressed-tensors", qi.get("packed_format").asText());
+        assertEquals(4, qi.get("per_layer").get(0).get("experts").asInt());
+        assertTrue(qi.get("bytes").asLong() < qi.get("logical_bytes").asLong(), "packed is smaller than what it stands for");
+        Path gptq = dir.resolve("gptq-format");
+        assertEquals(0, run("quantize", pruned.toString(), gptq.toString(), "--format", "gptq", "--bits", "4", "--group-size", "16").code());
+        assertEquals(0, run("verify", gptq.toString()).code());
+        assertTrue(q.out().contains("bits"), "quantize prints its summary: " + q.out());
         assertEquals(2, run("prune", tiny.toString(), dir.resolve("x").toString(), "--experts", "0.25", "--sparsity", "0.4").code());
         Run badMethod = run("prune", tiny.toString(), dir.resolve("x").toString(), "--method", "magic", "--experts", "0.25");
         assertEquals(2, badMethod.code());
