@@ -1,6 +1,5 @@
 package dev.moekit.toolkit.io;
 
-import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moekit.toolkit.tensor.Floats;
@@ -44,24 +43,25 @@ public final class Checkpoint implements AutoCloseable {
     /** Opens a checkpoint folder (or a single .safetensors file) and validates its shards and index. */
     public static Checkpoint open(Path path) {
         Path dir = path.toAbsolutePath().normalize();
-        if (Files.isRegularFile(dir) && dir.getFileName().toString().endsWith(".safetensors")) {
+        if (dir.getFileName() != null && dir.getFileName().toString().endsWith(".safetensors") && Files.exists(dir)
+                && !Files.isDirectory(dir)) {
             SafetensorsFile f = SafetensorsFile.open(dir);
             Map<String, SafetensorsFile> m = new LinkedHashMap<>();
             f.tensors().keySet().forEach(n -> m.put(n, f));
             return new Checkpoint(dir.getParent(), m, List.of(f), Map.of());
         }
         if (!Files.isDirectory(dir)) {
-            throw new CheckpointException(dir + ": not a checkpoint folder (does not exist or is not a directory)");
+            throw new CheckpointException(Text.path(dir) + ": not a checkpoint folder (does not exist or is not a directory)");
         }
         Path index = dir.resolve(INDEX);
-        if (Files.isRegularFile(index)) {
-            return openIndexed(dir, index);
+        if (Files.exists(index)) {
+            return openIndexed(dir, index); // a FIFO or folder of that name is refused there, not skipped
         }
         Path single = dir.resolve(SINGLE);
-        if (!Files.isRegularFile(single)) {
+        if (!Files.exists(single)) {
             List<Path> found = listSafetensors(dir);
             if (found.size() != 1) {
-                throw new CheckpointException(dir + ": no " + INDEX + " and no " + SINGLE
+                throw new CheckpointException(Text.path(dir) + ": no " + INDEX + " and no " + SINGLE
                         + (found.isEmpty() ? "" : " (found " + found.size() + " .safetensors files without an index)"));
             }
             single = found.getFirst();
@@ -76,19 +76,26 @@ public final class Checkpoint implements AutoCloseable {
         try (Stream<Path> s = Files.list(dir)) {
             return s.filter(p -> p.getFileName().toString().endsWith(".safetensors")).sorted().toList();
         } catch (IOException e) {
-            throw new CheckpointException(dir + ": cannot list (" + e + ")", e);
+            throw new CheckpointException(Text.path(dir) + ": cannot list (" + Text.escape(e.toString()) + ")", e);
         }
     }
 
     private static Checkpoint openIndexed(Path dir, Path index) {
         JsonNode root = readJson(index);
+        String at = Text.path(index);
+        if (!root.isObject()) {
+            throw new CheckpointException(at + ": not a JSON object");
+        }
         JsonNode wm = root.get("weight_map");
         if (wm == null || !wm.isObject()) {
-            throw new CheckpointException(index + ": no weight_map object");
+            throw new CheckpointException(at + ": no weight_map object");
         }
         Map<String, JsonNode> meta = new LinkedHashMap<>();
         JsonNode md = root.get("metadata");
-        if (md != null && md.isObject()) {
+        if (md != null && !md.isNull()) {
+            if (!md.isObject()) {
+                throw new CheckpointException(at + ": metadata is not an object");
+            }
             md.fields().forEachRemaining(e -> meta.put(e.getKey(), e.getValue()));
         }
         Map<String, SafetensorsFile> byFile = new TreeMap<>();
@@ -97,6 +104,10 @@ public final class Checkpoint implements AutoCloseable {
         try {
             for (Iterator<Map.Entry<String, JsonNode>> it = wm.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
+                if (!e.getValue().isTextual()) {
+                    throw new CheckpointException(at + ": weight_map entry of tensor " + Text.quote(e.getKey())
+                            + " is " + Text.clip(e.getValue().toString()) + ", not a shard file name");
+                }
                 String file = e.getValue().asText();
                 SafetensorsFile f = byFile.get(file);
                 if (f == null) {
@@ -106,14 +117,16 @@ public final class Checkpoint implements AutoCloseable {
                     byFile.put(file, f);
                 }
                 if (!f.tensors().containsKey(e.getKey())) {
-                    throw new CheckpointException(index + ": weight_map puts tensor '" + e.getKey() + "' in " + file + ", which does not hold it");
+                    throw new CheckpointException(at + ": weight_map puts tensor " + Text.quote(e.getKey()) + " in " + Text.quote(file)
+                            + ", which does not hold it");
                 }
                 shardOf.put(e.getKey(), f);
             }
             for (SafetensorsFile f : byFile.values()) {
                 for (String n : f.tensors().keySet()) {
                     if (shardOf.get(n) != f) {
-                        throw new CheckpointException(f.path() + ": holds tensor '" + n + "' that " + INDEX + " does not list for this shard");
+                        throw new CheckpointException(Text.path(f.path()) + ": holds tensor " + Text.quote(n) + " that " + INDEX
+                                + " does not list for this shard");
                     }
                 }
             }
@@ -126,28 +139,30 @@ public final class Checkpoint implements AutoCloseable {
 
     /** Resolves a shard file name from the index, refusing anything outside the checkpoint folder. */
     private static Path resolveShard(Path dir, Path index, String tensor, String file) {
+        String at = Text.path(index);
         if (file.isEmpty()) {
-            throw new CheckpointException(index + ": tensor '" + tensor + "' has an empty shard name");
+            throw new CheckpointException(at + ": tensor " + Text.quote(tensor) + " has an empty shard name");
         }
-        Path rel = Path.of(file);
+        Path rel;
+        try {
+            rel = Path.of(file);
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new CheckpointException(at + ": shard name " + Text.quote(file) + " (tensor " + Text.quote(tensor) + ") is not a valid path");
+        }
         Path p = dir.resolve(rel).normalize();
         if (rel.isAbsolute() || !p.startsWith(dir) || p.equals(dir)) {
-            throw new CheckpointException(index + ": shard path '" + file + "' (tensor '" + tensor + "') is outside the checkpoint folder");
+            throw new CheckpointException(at + ": shard path " + Text.quote(file) + " (tensor " + Text.quote(tensor)
+                    + ") is outside the checkpoint folder");
         }
-        if (!Files.isRegularFile(p)) {
-            throw new CheckpointException(index + ": shard '" + file + "' (tensor '" + tensor + "') does not exist");
+        if (!Files.exists(p)) {
+            throw new CheckpointException(at + ": shard " + Text.quote(file) + " (tensor " + Text.quote(tensor) + ") does not exist");
         }
-        return p;
+        return p; // SafetensorsFile.open refuses it unless it is a regular file
     }
 
+    /** A JSON file of the checkpoint: regular, bounded in size, strict (duplicate keys are errors naming the key). */
     static JsonNode readJson(Path p) {
-        try {
-            return Json.STRICT.readTree(p.toFile());
-        } catch (JacksonException e) {
-            throw new CheckpointException(p + ": not valid JSON: " + e.getOriginalMessage());
-        } catch (IOException e) {
-            throw new CheckpointException(p + ": cannot read (" + e + ")", e);
-        }
+        return InputFiles.readJson(p);
     }
 
     public Path dir() {
@@ -158,20 +173,21 @@ public final class Checkpoint implements AutoCloseable {
     public synchronized ObjectNode config() {
         if (config == null) {
             Path p = dir.resolve(CONFIG);
-            if (!Files.isRegularFile(p)) {
-                throw new CheckpointException(dir + ": no " + CONFIG);
+            if (!Files.exists(p)) {
+                throw new CheckpointException(Text.path(dir) + ": no " + CONFIG);
             }
-            JsonNode n = readJson(p);
+            JsonNode n = readJson(p); // refuses a FIFO or device named config.json
             if (!n.isObject()) {
-                throw new CheckpointException(p + ": not a JSON object");
+                throw new CheckpointException(Text.path(p) + ": not a JSON object");
             }
             config = (ObjectNode) n;
         }
         return config;
     }
 
+    /** Whether the folder has an entry {@code config.json} ({@link #config} refuses one that is not a regular file). */
     public boolean hasConfig() {
-        return Files.isRegularFile(dir.resolve(CONFIG));
+        return Files.exists(dir.resolve(CONFIG));
     }
 
     /** Every tensor name, in index (or file) order. */
@@ -191,7 +207,7 @@ public final class Checkpoint implements AutoCloseable {
     public SafetensorsFile shard(String name) {
         SafetensorsFile f = shardOf.get(name);
         if (f == null) {
-            throw new CheckpointException(dir + ": no tensor '" + name + "'");
+            throw new CheckpointException(Text.path(dir) + ": no tensor " + Text.quote(name));
         }
         return f;
     }
@@ -214,7 +230,8 @@ public final class Checkpoint implements AutoCloseable {
     public float[] floats(String name) {
         TensorInfo t = info(name);
         if (!t.dtype().isFloating()) {
-            throw new CheckpointException(shard(name).path() + ": tensor '" + name + "' is " + t.dtype() + ", not floating point");
+            throw new CheckpointException(Text.path(shard(name).path()) + ": tensor " + Text.quote(name) + " is " + t.dtype()
+                    + ", not floating point");
         }
         try (Arena a = Arena.ofConfined()) {
             return Floats.decode(map(name, a), t.dtype());
@@ -250,7 +267,7 @@ public final class Checkpoint implements AutoCloseable {
                 return !n.endsWith(".safetensors") && !n.equals(INDEX) && !n.equals(CONFIG);
             }).sorted().toList();
         } catch (IOException e) {
-            throw new CheckpointException(dir + ": cannot list (" + e + ")", e);
+            throw new CheckpointException(Text.path(dir) + ": cannot list (" + Text.escape(e.toString()) + ")", e);
         }
     }
 

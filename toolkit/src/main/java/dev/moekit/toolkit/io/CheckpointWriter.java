@@ -111,7 +111,7 @@ public final class CheckpointWriter implements AutoCloseable {
         Set<String> names = new HashSet<>();
         for (TensorSpec t : plan) {
             if (!names.add(t.name())) {
-                throw new CheckpointException(o + ": tensor '" + t.name() + "' planned twice");
+                throw new CheckpointException(o + ": tensor " + Text.quote(t.name()) + " planned twice");
             }
         }
         CheckpointWriter w = new CheckpointWriter(o, options, plan);
@@ -235,7 +235,7 @@ public final class CheckpointWriter implements AutoCloseable {
     private Slot slot(String name) {
         Slot s = slots.get(name);
         if (s == null) {
-            throw new CheckpointException(out + ": tensor '" + name + "' is not in the output plan");
+            throw new CheckpointException(out + ": tensor " + Text.quote(name) + " is not in the output plan");
         }
         return s;
     }
@@ -243,7 +243,7 @@ public final class CheckpointWriter implements AutoCloseable {
     private synchronized Slot claim(String name) {
         Slot s = slot(name);
         if (!written.add(name)) {
-            throw new CheckpointException(out + ": tensor '" + name + "' written twice");
+            throw new CheckpointException(out + ": tensor " + Text.quote(name) + " written twice");
         }
         return s;
     }
@@ -252,7 +252,7 @@ public final class CheckpointWriter implements AutoCloseable {
     public void write(String name, MemorySegment bytes) {
         Slot s = claim(name);
         if (bytes.byteSize() != s.spec().byteSize()) {
-            throw new CheckpointException(out + ": tensor '" + name + "' got " + bytes.byteSize() + " bytes, plan says " + s.spec().byteSize());
+            throw new CheckpointException(out + ": tensor " + Text.quote(name) + " got " + bytes.byteSize() + " bytes, plan says " + s.spec().byteSize());
         }
         FileChannel ch = channels.get(s.shard());
         try {
@@ -262,7 +262,7 @@ public final class CheckpointWriter implements AutoCloseable {
                 writeFully(ch, bytes.asSlice(done, n).asByteBuffer(), s.fileOffset() + done);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException(out + ": writing tensor '" + name + "' failed" + " (" + cause(e) + ")", e);
+            throw new UncheckedIOException(out + ": writing tensor " + Text.quote(name) + " failed (" + cause(e) + ")", e);
         }
     }
 
@@ -270,7 +270,7 @@ public final class CheckpointWriter implements AutoCloseable {
     public void write(String name, float[] values) {
         TensorSpec t = slot(name).spec();
         if (values.length != t.numel()) {
-            throw new CheckpointException(out + ": tensor '" + name + "' got " + values.length + " values, plan says " + t.numel());
+            throw new CheckpointException(out + ": tensor " + Text.quote(name) + " got " + values.length + " values, plan says " + t.numel());
         }
         write(name, Floats.encode(values, t.dtype()));
     }
@@ -286,7 +286,7 @@ public final class CheckpointWriter implements AutoCloseable {
         claim(name);
         long count = s.spec().numel();
         if (src.byteSize() != count * srcType.size()) {
-            throw new CheckpointException(out + ": tensor '" + name + "' source has " + src.byteSize() + " bytes, expected " + count * srcType.size());
+            throw new CheckpointException(out + ": tensor " + Text.quote(name) + " source has " + src.byteSize() + " bytes, expected " + count * srcType.size());
         }
         FileChannel ch = channels.get(s.shard());
         long per = CHUNK / Math.max(srcType.size(), to.size());
@@ -299,7 +299,7 @@ public final class CheckpointWriter implements AutoCloseable {
                 writeFully(ch, dst.asByteBuffer(), s.fileOffset() + i * to.size());
             }
         } catch (IOException e) {
-            throw new UncheckedIOException(out + ": writing tensor '" + name + "' failed" + " (" + cause(e) + ")", e);
+            throw new UncheckedIOException(out + ": writing tensor " + Text.quote(name) + " failed (" + cause(e) + ")", e);
         }
     }
 
@@ -308,13 +308,13 @@ public final class CheckpointWriter implements AutoCloseable {
         TensorInfo in = src.info(srcName);
         Slot s = slot(name);
         if (in.dtype() != s.spec().dtype() || in.byteSize() != s.spec().byteSize()) {
-            throw new CheckpointException(out + ": cannot copy '" + srcName + "' (" + in.dtype() + in.shapeString() + ") as planned " + s.spec());
+            throw new CheckpointException(out + ": cannot copy " + Text.quote(srcName) + " (" + in.dtype() + in.shapeString() + ") as planned " + s.spec());
         }
         claim(name);
         try {
             src.transferTo(srcName, channels.get(s.shard()), s.fileOffset());
         } catch (IOException e) {
-            throw new UncheckedIOException(out + ": copying tensor '" + name + "' failed" + " (" + cause(e) + ")", e);
+            throw new UncheckedIOException(out + ": copying tensor " + Text.quote(name) + " failed (" + cause(e) + ")", e);
         }
     }
 
@@ -332,7 +332,7 @@ public final class CheckpointWriter implements AutoCloseable {
                 // not a POSIX filesystem
             }
         } catch (IOException e) {
-            throw new UncheckedIOException(out + ": copying " + file + " failed" + " (" + cause(e) + ")", e);
+            throw new UncheckedIOException(out + ": copying " + Text.path(file) + " failed (" + cause(e) + ")", e);
         }
     }
 
@@ -375,10 +375,10 @@ public final class CheckpointWriter implements AutoCloseable {
     private void checkExtra(String name) {
         if (name.contains("/") || name.contains("\\") || name.equals(Checkpoint.CONFIG) || name.equals(Checkpoint.INDEX)
                 || name.endsWith(".safetensors")) {
-            throw new CheckpointException(out + ": refusing to write extra file '" + name + "' (reserved or not a plain name)");
+            throw new CheckpointException(out + ": refusing to write extra file " + Text.quote(name) + " (reserved or not a plain name)");
         }
         if (!extraFiles.add(name)) {
-            throw new CheckpointException(out + ": file '" + name + "' written twice");
+            throw new CheckpointException(out + ": file " + Text.quote(name) + " written twice");
         }
     }
 
@@ -392,7 +392,7 @@ public final class CheckpointWriter implements AutoCloseable {
         }
         for (TensorSpec t : plan) {
             if (!written.contains(t.name())) {
-                throw new CheckpointException(out + ": tensor '" + t.name() + "' was planned but never written");
+                throw new CheckpointException(out + ": tensor " + Text.quote(t.name()) + " was planned but never written");
             }
         }
         try {

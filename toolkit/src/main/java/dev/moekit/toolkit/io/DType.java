@@ -36,7 +36,7 @@ public enum DType {
         try {
             return valueOf(name);
         } catch (IllegalArgumentException | NullPointerException e) {
-            throw new CheckpointException(where + ": unknown dtype '" + name + "'");
+            throw new CheckpointException(where + ": unknown dtype " + Text.quote(name));
         }
     }
 
@@ -47,7 +47,7 @@ public enum DType {
             case "fp16", "f16", "float16", "half" -> F16;
             case "fp32", "f32", "float32", "float" -> F32;
             case "fp64", "f64", "float64", "double" -> F64;
-            default -> throw new IllegalArgumentException("unknown dtype '" + s + "' (expected bf16, fp16 or fp32)");
+            default -> throw new IllegalArgumentException("unknown dtype " + Text.quote(s) + " (expected bf16, fp16 or fp32)");
         };
     }
 

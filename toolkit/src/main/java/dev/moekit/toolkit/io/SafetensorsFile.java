@@ -3,12 +3,15 @@ package dev.moekit.toolkit.io;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
+import java.math.BigInteger;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -47,13 +50,17 @@ public final class SafetensorsFile implements AutoCloseable {
         this.metadata = metadata;
     }
 
-    /** Opens and validates {@code path}; every problem is a {@link CheckpointException} naming the file and tensor. */
+    /**
+     * Opens and validates {@code path}; every problem is a {@link CheckpointException} naming the file and tensor. Only
+     * regular files are opened (a FIFO or device is refused before it can block the reader).
+     */
     public static SafetensorsFile open(Path path) {
+        InputFiles.requireRegular(path);
         FileChannel ch;
         try {
             ch = FileChannel.open(path, StandardOpenOption.READ);
         } catch (IOException e) {
-            throw new CheckpointException(path + ": cannot open (" + e + ")", e);
+            throw new CheckpointException(Text.path(path) + ": cannot open (" + Text.escape(e.toString()) + ")", e);
         }
         try {
             return parse(path, ch);
@@ -64,67 +71,75 @@ public final class SafetensorsFile implements AutoCloseable {
     }
 
     private static SafetensorsFile parse(Path path, FileChannel ch) {
+        String at = Text.path(path);
         try {
             long size = ch.size();
             if (size < 8) {
-                throw new CheckpointException(path + ": truncated, " + size + " bytes is shorter than the 8-byte header length");
+                throw new CheckpointException(at + ": truncated, " + size + " bytes is shorter than the 8-byte header length");
             }
             ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
             readFully(ch, lenBuf, 0);
             long n = lenBuf.getLong(0);
             if (n < 2 || n > MAX_HEADER) {
-                throw new CheckpointException(path + ": header length " + n + " is invalid (must be 2.." + MAX_HEADER + ")");
+                throw new CheckpointException(at + ": header length " + Long.toUnsignedString(n) + " is invalid (must be 2.." + MAX_HEADER + ")");
             }
             if (8 + n > size) {
-                throw new CheckpointException(path + ": header length " + n + " goes beyond the end of the file (" + size + " bytes)");
+                throw new CheckpointException(at + ": header length " + n + " goes beyond the end of the file (" + size + " bytes)");
             }
             ByteBuffer hdr = ByteBuffer.allocate((int) n);
             readFully(ch, hdr, 8);
             byte[] bytes = hdr.array();
             if (bytes[0] != '{') {
-                throw new CheckpointException(path + ": header is not JSON (does not start with '{')");
+                throw new CheckpointException(at + ": header is not JSON (does not start with '{')");
+            }
+            String text;
+            try {
+                text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString();
+            } catch (CharacterCodingException e) {
+                throw new CheckpointException(at + ": header is not valid UTF-8 (" + Text.escape(e.toString()) + ")");
             }
             JsonNode root;
             try {
-                root = Json.STRICT.readTree(new String(bytes, StandardCharsets.UTF_8).stripTrailing());
+                root = Json.STRICT.readTree(text.stripTrailing());
             } catch (JacksonException e) {
-                throw new CheckpointException(path + ": header is not JSON: " + e.getOriginalMessage());
+                throw new CheckpointException(at + ": header is not JSON: " + Text.escape(e.getOriginalMessage()));
             }
             if (root == null || !root.isObject()) {
-                throw new CheckpointException(path + ": header is not a JSON object");
+                throw new CheckpointException(at + ": header is not a JSON object");
             }
             long dataStart = 8 + n;
+            long dataLen = size - dataStart;
             Map<String, String> meta = new LinkedHashMap<>();
             List<TensorInfo> list = new ArrayList<>();
             for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
                 if (e.getKey().equals("__metadata__")) {
-                    readMetadata(path, e.getValue(), meta);
+                    readMetadata(at, e.getValue(), meta);
                 } else {
-                    list.add(readEntry(path, e.getKey(), e.getValue()));
+                    list.add(readEntry(at, e.getKey(), e.getValue(), dataLen));
                 }
             }
             list.sort(Comparator.comparingLong(TensorInfo::begin).thenComparingLong(TensorInfo::end));
             long expect = 0;
             for (TensorInfo t : list) {
                 if (t.begin() < expect) {
-                    throw new CheckpointException(path + ": tensor '" + t.name() + "' data_offsets [" + t.begin() + ", " + t.end()
+                    throw new CheckpointException(at + ": tensor " + Text.quote(t.name()) + " data_offsets [" + t.begin() + ", " + t.end()
                             + ") overlap the previous tensor (which ends at " + expect + ")");
                 }
                 if (t.begin() > expect) {
-                    throw new CheckpointException(path + ": tensor '" + t.name() + "' starts at " + t.begin()
+                    throw new CheckpointException(at + ": tensor " + Text.quote(t.name()) + " starts at " + t.begin()
                             + " leaving a hole after byte " + expect + " of the data buffer");
                 }
                 expect = t.end();
             }
-            long dataLen = size - dataStart;
             if (expect > dataLen) {
                 TensorInfo last = list.getLast();
-                throw new CheckpointException(path + ": truncated or out-of-file offsets: tensor '" + last.name() + "' ends at data byte "
+                throw new CheckpointException(at + ": truncated or out-of-file offsets: tensor " + Text.quote(last.name()) + " ends at data byte "
                         + last.end() + " but the file holds only " + dataLen + " data bytes");
             }
             if (expect < dataLen) {
-                throw new CheckpointException(path + ": " + (dataLen - expect) + " trailing bytes after the last tensor");
+                throw new CheckpointException(at + ": " + (dataLen - expect) + " trailing bytes after the last tensor");
             }
             Map<String, TensorInfo> map = new LinkedHashMap<>();
             for (TensorInfo t : list) {
@@ -132,25 +147,25 @@ public final class SafetensorsFile implements AutoCloseable {
             }
             return new SafetensorsFile(path, ch, size, dataStart, Collections.unmodifiableMap(map), Collections.unmodifiableMap(meta));
         } catch (IOException e) {
-            throw new CheckpointException(path + ": read failed (" + e + ")", e);
+            throw new CheckpointException(at + ": read failed (" + Text.escape(e.toString()) + ")", e);
         }
     }
 
-    private static void readMetadata(Path path, JsonNode node, Map<String, String> meta) {
+    private static void readMetadata(String at, JsonNode node, Map<String, String> meta) {
         if (!node.isObject()) {
-            throw new CheckpointException(path + ": __metadata__ is not an object");
+            throw new CheckpointException(at + ": __metadata__ is not an object");
         }
         for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> m = it.next();
             if (!m.getValue().isTextual()) {
-                throw new CheckpointException(path + ": __metadata__ key '" + m.getKey() + "' is not a string");
+                throw new CheckpointException(at + ": __metadata__ key " + Text.quote(m.getKey()) + " is not a string");
             }
             meta.put(m.getKey(), m.getValue().asText());
         }
     }
 
-    private static TensorInfo readEntry(Path path, String name, JsonNode e) {
-        String where = path + ": tensor '" + name + "'";
+    private static TensorInfo readEntry(String at, String name, JsonNode e, long dataLen) {
+        String where = at + ": tensor " + Text.quote(name);
         if (!e.isObject()) {
             throw new CheckpointException(where + " entry is not an object");
         }
@@ -166,31 +181,52 @@ public final class SafetensorsFile implements AutoCloseable {
         }
         long[] shape = new long[sh.size()];
         for (int i = 0; i < shape.length; i++) {
-            JsonNode d = sh.get(i);
-            if (!d.canConvertToLong() || !d.isIntegralNumber() || d.asLong() < 0) {
-                throw new CheckpointException(where + " has an invalid shape " + sh);
-            }
-            shape[i] = d.asLong();
+            shape[i] = exactLong(sh.get(i), where + " has an invalid shape " + Text.clip(sh.toString()) + ": dimension " + i);
         }
-        if (off == null || !off.isArray() || off.size() != 2 || !off.get(0).isIntegralNumber() || !off.get(1).isIntegralNumber()) {
-            throw new CheckpointException(where + " has no valid data_offsets");
+        if (off == null || !off.isArray() || off.size() != 2) {
+            throw new CheckpointException(where + " has no valid data_offsets (expected [begin, end])");
         }
-        long begin = off.get(0).asLong();
-        long end = off.get(1).asLong();
-        if (begin < 0 || end < begin) {
-            throw new CheckpointException(where + " has invalid data_offsets [" + begin + ", " + end + "]");
+        String offsets = where + " has invalid data_offsets " + Text.clip(off.toString());
+        long begin = exactLong(off.get(0), offsets + ": begin");
+        long end = exactLong(off.get(1), offsets + ": end");
+        if (end < begin) {
+            throw new CheckpointException(offsets + ": end is before begin");
+        }
+        if (end > dataLen) {
+            throw new CheckpointException(at + ": truncated or out-of-file offsets: tensor " + Text.quote(name) + " data_offsets ["
+                    + begin + ", " + end + "] end beyond the " + dataLen + " data bytes the file holds");
         }
         long want;
         try {
             want = Math.multiplyExact(TensorInfo.numel(shape), dtype.size());
         } catch (ArithmeticException ex) {
-            throw new CheckpointException(where + " shape " + sh + " overflows");
+            throw new CheckpointException(where + " shape " + Text.clip(sh.toString()) + " overflows (more than 2^63 bytes)");
         }
         if (end - begin != want) {
-            throw new CheckpointException(where + " shape " + sh + " x " + dtype + " needs " + want + " bytes but data_offsets span "
-                    + (end - begin));
+            throw new CheckpointException(where + " shape " + Text.clip(sh.toString()) + " x " + dtype + " needs " + want
+                    + " bytes but data_offsets span " + (end - begin));
         }
         return new TensorInfo(name, dtype, shape, begin, end);
+    }
+
+    private static final BigInteger MAX_LONG = BigInteger.valueOf(Long.MAX_VALUE);
+
+    /**
+     * A JSON integer read exactly (never wrapped or rounded): a {@link CheckpointException} {@code what} plus the cause
+     * for fractions, strings, negative numbers and anything above 2^63 - 1.
+     */
+    private static long exactLong(JsonNode n, String what) {
+        if (n == null || !n.isIntegralNumber()) {
+            throw new CheckpointException(what + " is not an integer");
+        }
+        BigInteger v = n.bigIntegerValue();
+        if (v.signum() < 0) {
+            throw new CheckpointException(what + " is negative (" + Text.clip(v.toString()) + ")");
+        }
+        if (v.compareTo(MAX_LONG) > 0) {
+            throw new CheckpointException(what + " " + Text.clip(v.toString()) + " is larger than 2^63 - 1");
+        }
+        return v.longValueExact();
     }
 
     private static void readFully(FileChannel ch, ByteBuffer buf, long pos) throws IOException {
@@ -223,7 +259,7 @@ public final class SafetensorsFile implements AutoCloseable {
     public TensorInfo info(String name) {
         TensorInfo t = tensors.get(name);
         if (t == null) {
-            throw new CheckpointException(path + ": no tensor '" + name + "'");
+            throw new CheckpointException(Text.path(path) + ": no tensor " + Text.quote(name));
         }
         return t;
     }
@@ -244,7 +280,7 @@ public final class SafetensorsFile implements AutoCloseable {
         try {
             return channel.map(FileChannel.MapMode.READ_ONLY, dataStart + t.begin(), t.byteSize(), arena);
         } catch (IOException e) {
-            throw new CheckpointException(path + ": cannot map tensor '" + name + "' (" + e + ")", e);
+            throw new CheckpointException(Text.path(path) + ": cannot map tensor " + Text.quote(name) + " (" + Text.escape(e.toString()) + ")", e);
         }
     }
 
@@ -270,7 +306,7 @@ public final class SafetensorsFile implements AutoCloseable {
             while (done < len) {
                 long n = out.transferFrom(src, position + done, len - done);
                 if (n <= 0) {
-                    throw new IOException(path + ": transfer of '" + name + "' stalled at " + done + " of " + len + " bytes");
+                    throw new IOException(Text.path(path) + ": transfer of " + Text.quote(name) + " stalled at " + done + " of " + len + " bytes");
                 }
                 done += n;
             }

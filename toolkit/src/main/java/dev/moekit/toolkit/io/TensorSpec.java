@@ -8,7 +8,7 @@ public record TensorSpec(String name, DType dtype, long[] shape) {
         shape = shape.clone();
         for (long d : shape) {
             if (d < 0) {
-                throw new IllegalArgumentException("tensor '" + name + "': negative dimension in " + Arrays.toString(shape));
+                throw new IllegalArgumentException("tensor " + Text.quote(name) + ": negative dimension in " + Arrays.toString(shape));
             }
         }
     }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moekit.toolkit.io.CheckpointException;
 import dev.moekit.toolkit.io.Json;
+import dev.moekit.toolkit.io.Text;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
@@ -112,18 +113,24 @@ public final class FamilyRegistry {
      */
     public Family find(ObjectNode config, String where) {
         JsonNode archs = config.get("architectures");
+        if (archs != null && !archs.isNull() && (!archs.isArray() || (!archs.isEmpty() && !archs.get(0).isTextual()))) {
+            throw new CheckpointException(where + ": key 'architectures' should be a list of class names, is " + Text.clip(archs.toString()));
+        }
         String arch = archs != null && archs.isArray() && !archs.isEmpty() ? archs.get(0).asText() : null;
         if (arch != null && byArchitecture.containsKey(arch)) {
             return byArchitecture.get(arch);
         }
         JsonNode mt = config.get("model_type");
+        if (mt != null && !mt.isNull() && !mt.isTextual()) {
+            throw new CheckpointException(where + ": key 'model_type' should be a string, is " + Text.clip(mt.toString()));
+        }
         String type = mt != null && mt.isTextual() ? mt.asText() : null;
         if (type != null && byModelType.containsKey(type)) {
             return byModelType.get(type);
         }
         throw new CheckpointException(where + ": no model family describes architecture "
-                + (arch == null ? "(none given)" : "'" + arch + "'") + " / model_type "
-                + (type == null ? "(none given)" : "'" + type + "'") + " (known architectures: "
+                + (arch == null ? "(none given)" : Text.quote(arch)) + " / model_type "
+                + (type == null ? "(none given)" : Text.quote(type)) + " (known architectures: "
                 + String.join(", ", byArchitecture.keySet()) + ")");
     }
 }

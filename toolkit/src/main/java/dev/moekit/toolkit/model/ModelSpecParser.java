@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.CheckpointException;
 import dev.moekit.toolkit.io.DType;
+import dev.moekit.toolkit.io.Text;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.HashSet;
@@ -18,20 +19,29 @@ import java.util.Set;
  * <p>Which layers are MoE follows the union of the HF rules, each a no-op at its default: layer {@code l} is MoE iff
  * the family has experts, {@code l ∉ mlp_only_layers}, {@code (l+1) % decoder_sparse_step == 0} (Qwen2/3-MoE),
  * {@code l >= first_k_dense_replace} and {@code l % moe_layer_freq == 0} (DeepSeek).
+ *
+ * <p>Every value read from the config is checked for type and range first; sizes are bounded by the tensors
+ * ({@link TensorCounts#checkLayers} before anything proportional to the layer count is built,
+ * {@link TensorCounts#checkSizes} before any tensor is planned), so a config cannot make the reader allocate or loop
+ * beyond what the checkpoint holds.
  */
 final class ModelSpecParser {
     private ModelSpecParser() {}
 
     static ModelSpec parse(Checkpoint checkpoint) {
         ObjectNode cfg = checkpoint.config();
-        String where = checkpoint.dir().resolve(Checkpoint.CONFIG).toString();
+        String where = Text.path(checkpoint.dir().resolve(Checkpoint.CONFIG));
         Family family = FamilyRegistry.standard().find(cfg, where);
-        int layers = new ConfigReader(family, cfg, where).integer("layers");
+        ConfigReader reader = new ConfigReader(family, cfg, where);
+        int layers = reader.integer("layers", "positive", 1);
+        TensorCounts.checkLayers(family, checkpoint, reader, layers);
         boolean fused = detectFused(family, checkpoint, layers);
         Family resolved = family.withLayout(fused);
         TensorFacts facts = new TensorFacts(fused, presentOptional(resolved, checkpoint, layers), tensorDtype(resolved, checkpoint));
         ModelSpec spec = build(resolved, cfg, where, facts);
-        TensorCounts.check(spec, checkpoint, new ConfigReader(resolved, cfg, where));
+        ConfigReader resolvedReader = new ConfigReader(resolved, cfg, where);
+        TensorCounts.checkSizes(spec, checkpoint, resolvedReader);
+        TensorCounts.check(spec, checkpoint, resolvedReader);
         return spec;
     }
 
@@ -81,19 +91,25 @@ final class ModelSpecParser {
     /** The spec a config describes for a family whose layout is already resolved. */
     static ModelSpec build(Family f, ObjectNode cfg, String where, TensorFacts facts) {
         ConfigReader c = new ConfigReader(f, cfg, where);
-        int layers = positive(c, "layers", c.integer("layers"));
-        int hidden = positive(c, "hidden", c.integer("hidden"));
-        int heads = positive(c, "heads", c.integer("heads"));
-        int kvHeads = positive(c, "kv_heads", c.integer("kv_heads", heads));
-        int vocab = positive(c, "vocab", c.integer("vocab"));
+        int layers = c.integer("layers", "positive", 1);
+        int hidden = c.integer("hidden", "positive", 1);
+        int heads = c.integer("heads", "positive", 1);
+        int kvHeads = c.integer("kv_heads", heads, "positive", 1);
+        int vocab = c.integer("vocab", "positive", 1);
         ModelSpec.Mla mla = null;
         int headDim;
         if (f.traits().attention() == Family.Attention.MLA) {
-            mla = new ModelSpec.Mla(c.integer("q_lora_rank", 0), c.integer("kv_lora_rank"), c.integer("qk_nope_head_dim"),
-                    c.integer("qk_rope_head_dim"), c.integer("v_head_dim"));
-            headDim = mla.qkHeadDim();
+            mla = new ModelSpec.Mla(c.integer("q_lora_rank", 0, "0 or more", 0), c.integer("kv_lora_rank", "positive", 1),
+                    c.integer("qk_nope_head_dim", "0 or more", 0), c.integer("qk_rope_head_dim", "positive", 1),
+                    c.integer("v_head_dim", "positive", 1));
+            long qk = (long) mla.qkNopeHeadDim() + mla.qkRopeHeadDim();
+            if (qk > Integer.MAX_VALUE) {
+                throw new CheckpointException(where + ": " + c.keyOf("qk_nope_head_dim") + " " + mla.qkNopeHeadDim() + " + "
+                        + c.keyOf("qk_rope_head_dim") + " " + mla.qkRopeHeadDim() + " overflows 32 bits");
+            }
+            headDim = (int) qk;
         } else {
-            int explicit = c.integer("head_dim", 0);
+            int explicit = c.integer("head_dim", 0, "positive", 1);
             if (explicit == 0 && hidden % heads != 0) {
                 throw new CheckpointException(where + ": no head_dim and hidden_size " + hidden + " is not a multiple of "
                         + c.keyOf("heads") + " " + heads);
@@ -104,29 +120,23 @@ final class ModelSpecParser {
             throw new CheckpointException(where + ": " + c.keyOf("heads") + " " + heads + " is not a multiple of "
                     + c.keyOf("kv_heads") + " " + kvHeads);
         }
-        double eps = c.number("norm_eps", 1e-6);
-        double theta = c.number("rope_theta", 10000.0);
+        double eps = c.positiveNumber("norm_eps", 1e-6);
+        double theta = c.positiveNumber("rope_theta", 10000.0);
+        c.bool("tie_embeddings", false); // not used (lm_head's presence decides), but a non-boolean is a broken config
         Set<Role> present = facts.present();
         Routing routing = f.traits().moe() ? routing(c, present.contains(Role.ROUTER_CORRECTION_BIAS)) : null;
-        List<LayerSpec> specs = layerSpecs(f, c, layers, present.contains(Role.SHARED_EXPERT_GATE));
+        List<LayerSpec> specs = layerSpecs(f, c, layers, present.contains(Role.SHARED_EXPERT_GATE), routing == null ? 1 : routing.groups());
         DType dtype = facts.dtype();
         String dt = c.text("dtype");
         if (dt != null) {
             try {
                 dtype = DType.parseUser(dt);
             } catch (IllegalArgumentException e) {
-                throw new CheckpointException(where + ": key '" + c.keyOf("dtype") + "' names unknown dtype '" + dt + "'");
+                throw new CheckpointException(where + ": key '" + c.keyOf("dtype") + "' names unknown dtype " + Text.quote(dt));
             }
         }
         return new ModelSpec(f, layers, hidden, heads, kvHeads, headDim, vocab, eps, theta, slidingWindow(c), !present.contains(Role.LM_HEAD),
                 present.contains(Role.Q_BIAS), present.contains(Role.Q_NORM), facts.fused(), routing, specs, dtype, cfg, mla, present);
-    }
-
-    private static int positive(ConfigReader c, String logical, int v) {
-        if (v <= 0) {
-            throw new CheckpointException(c.where() + ": key '" + c.keyOf(logical) + "' must be positive, is " + v);
-        }
-        return v;
     }
 
     /** Full attention (0) when sliding is switched off or no layer type is sliding; else the window. */
@@ -135,16 +145,24 @@ final class ModelSpecParser {
             return 0;
         }
         JsonNode types = c.knows("layer_types") ? c.value("layer_types") : null;
-        if (types != null && types.isArray()) {
+        if (types != null) {
+            if (!types.isArray()) {
+                throw new CheckpointException(c.where() + ": key '" + c.keyOf("layer_types") + "' should be a list of strings, is "
+                        + ConfigReader.show(types));
+            }
             boolean anySliding = false;
             for (JsonNode t : types) {
+                if (!t.isTextual()) {
+                    throw new CheckpointException(c.where() + ": key '" + c.keyOf("layer_types") + "' should list strings, has "
+                            + ConfigReader.show(t));
+                }
                 anySliding |= t.asText().contains("sliding");
             }
             if (!anySliding) {
                 return 0;
             }
         }
-        return c.integer("sliding_window", 0);
+        return c.integer("sliding_window", 0, "0 or more", 0);
     }
 
     private static Routing routing(ConfigReader c, boolean correctionBias) {
@@ -153,32 +171,34 @@ final class ModelSpecParser {
         try {
             scoring = Routing.Scoring.valueOf((s == null ? "softmax" : s).toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new CheckpointException(c.where() + ": key '" + c.keyOf("scoring") + "' names unknown scoring '" + s + "'");
+            throw new CheckpointException(c.where() + ": key '" + c.keyOf("scoring") + "' names unknown scoring " + Text.quote(s));
         }
-        int groups = Math.max(1, c.integer("groups", 1));
-        int topkGroups = Math.max(1, c.integer("topk_groups", groups));
+        int groups = Math.max(1, c.integer("groups", 1, "0 or more", 0));
+        int topkGroups = Math.max(1, c.integer("topk_groups", groups, "0 or more", 0));
         if (topkGroups > groups) {
             throw new CheckpointException(c.where() + ": " + c.keyOf("topk_groups") + " " + topkGroups + " exceeds "
                     + c.keyOf("groups") + " " + groups);
         }
-        return new Routing(scoring, c.bool("renormalize", false), c.number("scaling", 1.0), correctionBias, groups, topkGroups);
+        return new Routing(scoring, c.bool("renormalize", false), c.positiveNumber("scaling", 1.0), correctionBias, groups, topkGroups);
     }
 
-    private static List<LayerSpec> layerSpecs(Family f, ConfigReader c, int layers, boolean sharedGate) {
+    private static List<LayerSpec> layerSpecs(Family f, ConfigReader c, int layers, boolean sharedGate, int routingGroups) {
         List<LayerSpec> out = new ArrayList<>(layers);
         if (!f.traits().moe()) {
-            int ffn = c.integer("ffn");
+            int ffn = c.integer("ffn", "positive", 1);
             for (int l = 0; l < layers; l++) {
                 out.add(LayerSpec.dense(l, ffn));
             }
             return out;
         }
-        int[] experts = c.perLayer("num_experts", layers);
+        int[] experts = c.perLayer("num_experts", layers, "0 or more", 0);
         int[] topK = c.perLayer("top_k", layers);
-        int[] expertFfn = c.perLayer("expert_ffn", layers);
-        int step = Math.max(1, c.integer("sparse_step", 1));
-        int firstDense = c.integer("first_dense", 0);
-        int freq = Math.max(1, c.integer("moe_layer_freq", 1));
+        int[] expertFfn = c.perLayer("expert_ffn", layers, "positive", 1);
+        int step = Math.max(1, c.integer("sparse_step", 1, "0 or more", 0));
+        int firstDense = c.integer("first_dense", 0, "0 or more", 0);
+        int freq = Math.max(1, c.integer("moe_layer_freq", 1, "0 or more", 0));
+        int shared = c.integer("shared_experts", 0, "0 or more", 0);
+        int sharedFfnKey = c.knows("shared_ffn") ? c.integer("shared_ffn", 0, "0 or more", 0) : -1;
         Set<Integer> mlpOnly = new HashSet<>(c.intList("mlp_only_layers"));
         for (int l = 0; l < layers; l++) {
             boolean moe = experts[l] > 0 && !mlpOnly.contains(l) && (l + 1) % step == 0 && l >= firstDense && l % freq == 0;
@@ -186,19 +206,24 @@ final class ModelSpecParser {
                 if (!c.knows("ffn")) {
                     throw new CheckpointException(c.where() + ": layer " + l + " is dense but family " + f.name() + " has no dense MLP");
                 }
-                out.add(LayerSpec.dense(l, c.integer("ffn")));
+                out.add(LayerSpec.dense(l, c.integer("ffn", "positive", 1)));
                 continue;
             }
             if (topK[l] <= 0 || topK[l] > experts[l]) {
                 throw new CheckpointException(c.where() + ": key '" + c.keyOf("top_k") + "' = " + topK[l] + " is not within 1.."
                         + experts[l] + " experts of layer " + l);
             }
-            int shared = c.integer("shared_experts", 0);
-            int sharedFfn = c.knows("shared_ffn") ? c.integer("shared_ffn", 0) : shared * expertFfn[l];
-            if (sharedFfn == 0) {
-                shared = 0;
+            if (routingGroups > experts[l]) {
+                throw new CheckpointException(c.where() + ": key '" + c.keyOf("groups") + "' = " + routingGroups + " groups exceed the "
+                        + experts[l] + " experts of layer " + l);
             }
-            out.add(new LayerSpec(l, true, experts[l], topK[l], expertFfn[l], shared, sharedFfn, shared > 0 && sharedGate, 0));
+            long sharedFfn = sharedFfnKey >= 0 ? sharedFfnKey : (long) shared * expertFfn[l];
+            if (sharedFfn > Integer.MAX_VALUE) {
+                throw new CheckpointException(c.where() + ": key '" + c.keyOf("shared_experts") + "' = " + shared + " shared experts of width "
+                        + expertFfn[l] + " overflow 32 bits");
+            }
+            int layerShared = sharedFfn == 0 ? 0 : shared;
+            out.add(new LayerSpec(l, true, experts[l], topK[l], expertFfn[l], layerShared, (int) sharedFfn, layerShared > 0 && sharedGate, 0));
         }
         return out;
     }

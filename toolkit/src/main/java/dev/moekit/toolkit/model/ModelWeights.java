@@ -3,6 +3,7 @@ package dev.moekit.toolkit.model;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.CheckpointException;
 import dev.moekit.toolkit.io.TensorInfo;
+import dev.moekit.toolkit.io.Text;
 import dev.moekit.toolkit.tensor.Floats;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -94,7 +95,7 @@ public final class ModelWeights {
     private float[] slice(String name, long first, int count) {
         TensorInfo t = checkpoint.info(name);
         if (first + count > t.numel()) {
-            throw new CheckpointException(checkpoint.dir() + ": tensor '" + name + "' of shape " + t.shapeString()
+            throw new CheckpointException(checkpoint.dir() + ": tensor " + Text.quote(name) + " of shape " + t.shapeString()
                     + " is too small for the spec");
         }
         float[] out = new float[count];

@@ -4,9 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.DType;
 import dev.moekit.toolkit.io.TensorInfo;
+import dev.moekit.toolkit.io.Text;
 import dev.moekit.toolkit.tensor.Floats;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -38,22 +40,22 @@ public final class SpecChecker {
             String n = p.name();
             declared.add(n);
             if (!c.has(n)) {
-                problems.add("missing tensor '" + n + "' (" + p.role() + where(p) + ")");
+                problems.add("missing tensor " + Text.quote(n) + " (" + p.role() + where(p) + ")");
                 continue;
             }
             TensorInfo t = c.info(n);
             if (!Arrays.equals(t.shape(), p.tensor().shape())) {
-                problems.add("tensor '" + n + "' has shape " + t.shapeString() + ", expected " + Arrays.toString(p.tensor().shape()));
+                problems.add("tensor " + Text.quote(n) + " has shape " + t.shapeString() + ", expected " + Arrays.toString(p.tensor().shape()));
             }
             DType want = p.tensor().dtype();
             boolean biasFp32 = p.role() == Role.ROUTER_CORRECTION_BIAS && t.dtype().isFloating();
             if (t.dtype() != want && !biasFp32) {
-                problems.add("tensor '" + n + "' is " + t.dtype() + ", expected " + want);
+                problems.add("tensor " + Text.quote(n) + " is " + t.dtype() + ", expected " + want);
             }
         }
         for (String n : c.names()) {
             if (!declared.contains(n)) {
-                problems.add("unexpected tensor '" + n + "' (not declared by the " + spec.family().name() + " spec)");
+                problems.add("unexpected tensor " + Text.quote(n) + " (not declared by the " + spec.family().name() + " spec)");
             }
         }
         checkIndex(c, problems);
@@ -65,15 +67,22 @@ public final class SpecChecker {
     }
 
     private static void checkIndex(Checkpoint c, List<String> problems) {
-        JsonNode size = c.indexMetadata().get("total_size");
-        if (size != null && size.asLong() != c.totalBytes()) {
-            problems.add(Checkpoint.INDEX + ": metadata total_size " + size.asLong() + " but the tensors hold "
-                    + c.totalBytes() + " bytes");
+        checkTotal(c.indexMetadata().get("total_size"), "total_size", c.totalBytes(), "bytes", problems);
+        checkTotal(c.indexMetadata().get("total_parameters"), "total_parameters", c.totalParameters(), "parameters", problems);
+    }
+
+    /** Compares a metadata total exactly (a huge or fractional number is never wrapped or rounded into agreement). */
+    private static void checkTotal(JsonNode v, String key, long actual, String unit, List<String> problems) {
+        if (v == null || v.isNull()) {
+            return;
         }
-        JsonNode params = c.indexMetadata().get("total_parameters");
-        if (params != null && params.asLong() != c.totalParameters()) {
-            problems.add(Checkpoint.INDEX + ": metadata total_parameters " + params.asLong() + " but the tensors hold "
-                    + c.totalParameters() + " parameters");
+        if (!v.isNumber()) {
+            problems.add(Checkpoint.INDEX + ": metadata " + key + " should be a number, is " + Text.clip(v.toString()));
+        } else if (!Double.isFinite(v.asDouble()) && !v.isIntegralNumber()) {
+            problems.add(Checkpoint.INDEX + ": metadata " + key + " " + Text.clip(v.toString()) + " is not finite");
+        } else if (v.decimalValue().compareTo(BigDecimal.valueOf(actual)) != 0) {
+            problems.add(Checkpoint.INDEX + ": metadata " + key + " " + Text.clip(v.asText()) + " but the tensors hold "
+                    + actual + " " + unit);
         }
     }
 
@@ -111,7 +120,7 @@ public final class SpecChecker {
                 }
             }
             if (nan + inf > 0) {
-                problems.add("tensor '" + n + "' has " + nan + " NaN and " + inf + " infinite values (first at element " + first + ")");
+                problems.add("tensor " + Text.quote(n) + " has " + nan + " NaN and " + inf + " infinite values (first at element " + first + ")");
             }
         }
         return problems;

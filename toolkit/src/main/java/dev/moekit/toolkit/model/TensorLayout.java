@@ -62,18 +62,18 @@ public final class TensorLayout {
             if (m.qLoraRank() > 0) {
                 add.layer(Role.Q_A, l, m.qLoraRank(), h);
                 add.layer(Role.Q_A_NORM, l, m.qLoraRank());
-                add.layer(Role.Q_B, l, heads * m.qkHeadDim(), m.qLoraRank());
+                add.layer(Role.Q_B, l, (long) heads * m.qkHeadDim(), m.qLoraRank());
             } else {
-                add.layer(Role.Q, l, heads * m.qkHeadDim(), h);
+                add.layer(Role.Q, l, (long) heads * m.qkHeadDim(), h);
             }
-            add.layer(Role.KV_A, l, m.kvLoraRank() + m.qkRopeHeadDim(), h);
+            add.layer(Role.KV_A, l, (long) m.kvLoraRank() + m.qkRopeHeadDim(), h);
             add.layer(Role.KV_A_NORM, l, m.kvLoraRank());
-            add.layer(Role.KV_B, l, heads * (m.qkNopeHeadDim() + m.vHeadDim()), m.kvLoraRank());
-            add.layer(Role.O, l, h, heads * m.vHeadDim());
+            add.layer(Role.KV_B, l, (long) heads * ((long) m.qkNopeHeadDim() + m.vHeadDim()), m.kvLoraRank());
+            add.layer(Role.O, l, h, (long) heads * m.vHeadDim());
             return;
         }
-        int q = heads * spec.headDim();
-        int kv = spec.kvHeads() * spec.headDim();
+        long q = (long) heads * spec.headDim(); // long: a config cannot overflow a width into a negative one
+        long kv = (long) spec.kvHeads() * spec.headDim();
         add.layer(Role.Q, l, q, h);
         add.layer(Role.Q_BIAS, l, q);
         add.layer(Role.K, l, kv, h);
@@ -97,7 +97,7 @@ public final class TensorLayout {
             add.add(Role.ROUTER_CORRECTION_BIAS, l, -1, DType.F32, e);
         }
         if (spec.fusedExperts()) {
-            add.layer(Role.EXPERTS_GATE_UP, l, e, 2 * f, h);
+            add.layer(Role.EXPERTS_GATE_UP, l, e, 2L * f, h);
             add.layer(Role.EXPERTS_DOWN, l, e, h, f);
         } else {
             for (int x = 0; x < e; x++) {

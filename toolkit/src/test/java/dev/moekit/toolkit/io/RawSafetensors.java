@@ -20,6 +20,14 @@ final class RawSafetensors {
         return file;
     }
 
+    /** Writes raw header bytes (possibly not UTF-8) with their true length and {@code data} after them. */
+    static Path write(Path file, byte[] header, byte[] data) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(8 + header.length + data.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(header.length).put(header).put(data);
+        Files.write(file, b.array());
+        return file;
+    }
+
     static Path write(Path file, String header, byte[] data) throws IOException {
         return write(file, header, header.getBytes(StandardCharsets.UTF_8).length, data);
     }

@@ -22,6 +22,9 @@ final class RefModels {
     static Path withConfig(String model, Path tmp, Consumer<ObjectNode> edit) {
         Path src = model(model);
         Path dst = tmp.resolve(model + "-edited");
+        for (int i = 2; Files.exists(dst, java.nio.file.LinkOption.NOFOLLOW_LINKS); i++) {
+            dst = tmp.resolve(model + "-edited-" + i); // several edited copies in one test
+        }
         try {
             Files.createDirectories(dst);
             try (Stream<Path> s = Files.list(src)) {

@@ -151,4 +151,51 @@ class SpecCheckerTest {
                     e.getMessage());
         }
     }
+
+    /** Found by the fuzzer: a scalar router or expert tensor made the count checks index an empty shape. */
+    @Test
+    void scalarTensorWhereAMatrixBelongsIsAnError() {
+        TinyOptions o = TinyCheckpoints.builder("mixtral");
+        ModelSpec s = TinyCheckpoints.spec(o);
+        for (String n : List.of(s.name(Role.ROUTER, 1), s.name(Role.EXPERT_UP, 0, 0))) {
+            Path p = writeEdited(o, "scalar-" + n, plan -> plan.set(indexOf(plan, n), new TensorSpec(n, DType.BF16, new long[0])), null);
+            try (Checkpoint c = Checkpoint.open(p)) {
+                CheckpointException e = assertThrows(CheckpointException.class, () -> ModelSpec.of(c));
+                assertTrue(e.getMessage().contains("tensor '" + n + "' is a scalar (shape [])"), e.getMessage());
+            }
+        }
+    }
+
+    @Test
+    void unexpectedTensorNamesAreEscaped() {
+        TinyOptions o = TinyCheckpoints.builder("olmoe");
+        Path p = writeEdited(o, "esc", plan -> plan.add(new TensorSpec("model.layers.0.\u001b[31mx\u202e", DType.BF16, new long[] {4})), null);
+        try (Checkpoint c = Checkpoint.open(p)) {
+            assertEquals(List.of("unexpected tensor 'model.layers.0.\\u001b[31mx\\u202e' (not declared by the olmoe spec)"),
+                    SpecChecker.check(c, ModelSpec.of(c)));
+        }
+    }
+
+    /** A total above 2^64 used to wrap into agreement (2^64 + size read as size); a string read as 0. */
+    @Test
+    void indexTotalsAreComparedExactly() throws IOException {
+        Path p = TinyCheckpoints.write(tmp.resolve("wrap"), "mixtral");
+        Path index = p.resolve(Checkpoint.INDEX);
+        ObjectNode idx = (ObjectNode) Json.STRICT.readTree(index.toFile());
+        long size = idx.get("metadata").get("total_size").asLong();
+        java.math.BigInteger wrapped = java.math.BigInteger.ONE.shiftLeft(64).add(java.math.BigInteger.valueOf(size));
+        ((ObjectNode) idx.get("metadata")).put("total_size", wrapped);
+        ((ObjectNode) idx.get("metadata")).put("total_parameters", "many");
+        Json.PRETTY.writeValue(index.toFile(), idx);
+        try (Checkpoint c = Checkpoint.open(p)) {
+            assertEquals(List.of(Checkpoint.INDEX + ": metadata total_size " + wrapped + " but the tensors hold " + size + " bytes",
+                    Checkpoint.INDEX + ": metadata total_parameters should be a number, is \"many\""), SpecChecker.check(c, ModelSpec.of(c)));
+        }
+        ((ObjectNode) idx.get("metadata")).put("total_size", (double) size);
+        ((ObjectNode) idx.get("metadata")).remove("total_parameters");
+        Json.PRETTY.writeValue(index.toFile(), idx);
+        try (Checkpoint c = Checkpoint.open(p)) {
+            assertEquals(List.of(), SpecChecker.check(c, ModelSpec.of(c)), "a whole number written as a float agrees");
+        }
+    }
 }
