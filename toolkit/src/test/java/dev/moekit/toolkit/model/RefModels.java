@@ -18,10 +18,33 @@ final class RefModels {
         return Path.of(System.getProperty("moekit.shared", "../../shared")).resolve("models").resolve(name);
     }
 
-    /** A folder beside {@code tmp} whose shards link to {@code model}'s and whose config.json is edited by {@code edit}. */
+    /** Folders of linked copies, removed when the test JVM exits (links only: the shared models are never touched). */
+    private static final java.util.List<Path> MADE = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> MADE.forEach(d -> {
+            try {
+                dev.moekit.toolkit.io.FileTrees.delete(d); // does not follow the links
+            } catch (IOException ignored) {
+                // a temporary folder
+            }
+        })));
+    }
+
+    /**
+     * A folder whose shards link to {@code model}'s and whose config.json is edited by {@code edit}. It lives outside
+     * the test's {@code tmp} (JUnit warns about every link it deletes there) and is removed at exit.
+     */
     static Path withConfig(String model, Path tmp, Consumer<ObjectNode> edit) {
         Path src = model(model);
-        Path dst = tmp.resolve(model + "-edited");
+        Path base;
+        try {
+            base = Files.createTempDirectory("moekit-ref-edit");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        MADE.add(base);
+        Path dst = base.resolve(model + "-edited");
         for (int i = 2; Files.exists(dst, java.nio.file.LinkOption.NOFOLLOW_LINKS); i++) {
             dst = tmp.resolve(model + "-edited-" + i); // several edited copies in one test
         }
