@@ -70,19 +70,24 @@ public final class ConfigWriter {
         return w;
     }
 
-    /** Sets a logical key; an error when the family has no config key for it. */
-    public ConfigWriter set(String logical, JsonNode value) {
+    /** The config key a logical key is written under: the spelling the config uses, else the family's own. */
+    public String key(String logical) {
         List<String> keys = family.configKeys().get(logical);
         if (keys == null || keys.isEmpty()) {
             throw new IllegalArgumentException("family " + family.name() + " has no config key for '" + logical + "'");
         }
-        String key = keys.stream().filter(this::present).findFirst().orElse(keys.getFirst());
-        put(key, value);
+        return keys.stream().filter(this::present).findFirst().orElse(keys.getFirst());
+    }
+
+    /** Sets a logical key; an error when the family has no config key for it. */
+    public ConfigWriter set(String logical, JsonNode value) {
+        put(key(logical), value);
         return this;
     }
 
     public ConfigWriter set(String logical, long value) {
-        return set(logical, F.numberNode(value));
+        // an int where it fits, as a parsed config holds it
+        return set(logical, value == (int) value ? F.numberNode((int) value) : F.numberNode(value));
     }
 
     public ConfigWriter set(String logical, double value) {

@@ -1,35 +1,32 @@
 package dev.moekit.prune.expert.write;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moekit.prune.expert.LayerResult;
 import dev.moekit.toolkit.io.CheckpointException;
+import dev.moekit.toolkit.model.ConfigWriter;
 import dev.moekit.toolkit.model.ModelSpec;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** Writes the new routed-expert counts into a copy of config.json. */
+/**
+ * Writes the new routed-expert counts into a copy of config.json through {@link ConfigWriter}, under the family's own
+ * key for the logical {@code num_experts} (num_local_experts, num_experts, n_routed_experts, ...).
+ */
 public final class ConfigEdit {
-    /** Logical key of the family descriptions, then the synonyms HF families use (REAP's list plus DeepSeek's). */
+    /** Logical key of the family descriptions. */
     public static final String LOGICAL_KEY = "num_experts";
-    private static final List<String> SYNONYMS = List.of("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts");
 
     private ConfigEdit() {}
 
-    /** The config key holding the routed-expert count: the family's keys first, then known synonyms. */
+    /** The config key holding the routed-expert count. */
     public static String expertCountKey(ModelSpec spec, ObjectNode config) {
-        List<String> keys = new ArrayList<>(spec.family().configKeys().getOrDefault(LOGICAL_KEY, List.of()));
-        keys.addAll(SYNONYMS);
-        for (String k : keys) {
-            JsonNode v = config.get(k);
-            if (v != null && v.isNumber()) {
-                return k;
-            }
+        try {
+            return ConfigWriter.of(spec.family(), config).key(LOGICAL_KEY);
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException("config.json: " + e.getMessage());
         }
-        throw new CheckpointException("config.json: no routed-expert count under any of " + keys);
     }
 
     /**
@@ -45,21 +42,19 @@ public final class ConfigEdit {
 
     /** As {@link #apply(ModelSpec, List)}, from the kept count per MoE layer index (in layer order). */
     public static ObjectNode apply(ModelSpec spec, Map<Integer, Integer> keptByLayer) {
-        ObjectNode c = spec.config().deepCopy();
-        String key = expertCountKey(spec, c);
-        int original = c.get(key).asInt();
+        ConfigWriter w = ConfigWriter.of(spec);
+        String key = expertCountKey(spec, spec.config());
+        JsonNode current = spec.config().get(key);
+        if (current == null || !current.isNumber()) {
+            throw new CheckpointException("config.json: routed-expert count '" + key + "' is not a number");
+        }
+        int original = current.asInt();
+        if (keptByLayer.values().stream().distinct().count() <= 1) {
+            return w.set(LOGICAL_KEY, keptByLayer.isEmpty() ? original : keptByLayer.values().iterator().next()).build();
+        }
         int[] perLayer = new int[spec.layers()];
         java.util.Arrays.fill(perLayer, original);
         keptByLayer.forEach((l, k) -> perLayer[l] = k);
-        long distinct = keptByLayer.values().stream().distinct().count();
-        if (distinct <= 1) {
-            c.put(key, keptByLayer.isEmpty() ? original : keptByLayer.values().iterator().next());
-        } else {
-            ArrayNode list = c.putArray(key);
-            for (int v : perLayer) {
-                list.add(v);
-            }
-        }
-        return c;
+        return w.perLayer(LOGICAL_KEY, perLayer).build();
     }
 }
