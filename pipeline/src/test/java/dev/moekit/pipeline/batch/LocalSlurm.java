@@ -25,7 +25,7 @@ public final class LocalSlurm implements AutoCloseable {
 
     /** Why Slurm cannot run here, or null when it can. */
     public static String unavailable() {
-        for (String bin : new String[] {"/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/bin/sbatch", "/usr/sbin/munged"}) {
+        for (String bin : new String[] {"/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/bin/sbatch", "/usr/sbin/munged", "/usr/bin/munge"}) {
             if (!Files.isExecutable(Path.of(bin))) {
                 return bin + " is not installed (apt-get install slurm-wlm munge; .ci/run does)";
             }
@@ -79,17 +79,26 @@ public final class LocalSlurm implements AutoCloseable {
         return os.getTotalMemorySize() / (1024 * 1024);
     }
 
+    /** Whether a munged answers (a socket file alone may be left by a daemon that was killed). */
+    private static boolean mungeAnswers() throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("/usr/bin/munge", "-n").redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        return p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0;
+    }
+
     private static void startMunge() throws IOException, InterruptedException {
-        if (Files.exists(Path.of("/run/munge/munge.socket.2"))) {
+        if (mungeAnswers()) {
             return;
+        }
+        for (String stale : new String[] {"munge.socket.2", "munge.socket.2.lock", "munged.pid"}) {
+            Files.deleteIfExists(Path.of("/run/munge", stale));
         }
         Files.createDirectories(Path.of("/run/munge"));
         new ProcessBuilder("chown", "munge:munge", "/run/munge").start().waitFor();
         Process p = new ProcessBuilder("/usr/sbin/munged", "--force", "--num-threads=4").redirectErrorStream(true).start();
         p.waitFor(20, TimeUnit.SECONDS);
         long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!Files.exists(Path.of("/run/munge/munge.socket.2")) && System.nanoTime() < until) {
-            Thread.sleep(100);
+        while (!mungeAnswers() && System.nanoTime() < until) {
+            Thread.sleep(200);
         }
     }
 
