@@ -47,7 +47,7 @@ final class ExpertPlanner implements Selection {
             budget.note("the expert budget of " + budget.target + " kept experts was not met exactly: " + after + " kept");
         }
         return new ExpertPruneReport(null, method.name(), method.paramsJson(), o, spec.family().name(), key, layers,
-                budget.before, after, budget.target, exact, uniform, in.totalBytes(), 0, budget.notes());
+                budget.before, after, budget.target, exact, uniform, in.totalBytes(), 0, budget.notes(), s.warnings());
     }
 
     /** A method must answer for exactly the MoE layers, in order, and in uniform allocation with the asked count. */

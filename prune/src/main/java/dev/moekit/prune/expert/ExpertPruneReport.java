@@ -21,16 +21,18 @@ import java.util.List;
  * @param uniform        whether every MoE layer keeps the same count (loadable by stock HF classes)
  * @param bytesIn        tensor bytes of the input
  * @param bytesOut       tensor bytes of the output
- * @param notes          warnings and facts a user must know (non-uniform config, clamped layers, ...)
+ * @param notes          facts a user must know (non-uniform config, clamped layers, ...)
+ * @param warnings       the method's warnings about the output's quality (e.g. STUN on nearly orthogonal experts)
  */
 public record ExpertPruneReport(Path output, String method, ObjectNode methodParams, ExpertPruneOptions options, String family,
                                 String configKey, List<LayerResult> layers, int expertsBefore, int expertsAfter,
                                 int targetExperts, boolean exact, boolean uniform, long bytesIn, long bytesOut,
-                                List<String> notes) {
+                                List<String> notes, List<String> warnings) {
     public ExpertPruneReport {
         methodParams = methodParams.deepCopy();
         layers = List.copyOf(layers);
         notes = List.copyOf(notes);
+        warnings = List.copyOf(warnings);
     }
 
     @Override
@@ -40,7 +42,7 @@ public record ExpertPruneReport(Path output, String method, ObjectNode methodPar
 
     public ExpertPruneReport withOutput(Path out, long bytes) {
         return new ExpertPruneReport(out, method, methodParams, options, family, configKey, layers, expertsBefore, expertsAfter,
-                targetExperts, exact, uniform, bytesIn, bytes, notes);
+                targetExperts, exact, uniform, bytesIn, bytes, notes, warnings);
     }
 
     /** The report as JSON for provenance: settings, totals and per layer what was kept and why. */

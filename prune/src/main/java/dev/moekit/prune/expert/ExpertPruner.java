@@ -47,12 +47,19 @@ public interface ExpertPruner<P extends Record> extends Method<P> {
      *
      * @param layers per MoE layer, in layer order
      * @param exact  whether the method met the budget exactly (the planner checks the totals again)
-     * @param notes  facts for the report (thresholds found, fallbacks)
+     * @param notes    facts for the report (thresholds found, fallbacks)
+     * @param warnings what the output's user must know about its quality (the stage also emits them as warnings)
      */
-    record Selected(List<LayerResult> layers, boolean exact, List<String> notes) {
+    record Selected(List<LayerResult> layers, boolean exact, List<String> notes, List<String> warnings) {
         public Selected {
             layers = List.copyOf(layers);
             notes = List.copyOf(notes);
+            warnings = List.copyOf(warnings);
+        }
+
+        /** A selection without warnings. */
+        public Selected(List<LayerResult> layers, boolean exact, List<String> notes) {
+            this(layers, exact, notes, List.of());
         }
     }
 }

@@ -20,8 +20,8 @@ import java.util.Map;
  * checkpoint.
  *
  * <pre>{@code
- * var stun = BoundPruner.of("stun", null);                              // router weights: no calibration
- * ExpertPruneReport r = ExpertPruning.run(Checkpoint.open(in), out, stun, ExpertPruneOptions.ratio(0.25), StatsSource.NONE);
+ * var stun = BoundPruner.of("stun", null);                              // expert usage from the statistics
+ * ExpertPruneReport r = ExpertPruning.run(Checkpoint.open(in), out, stun, ExpertPruneOptions.ratio(0.25), stats);
  * }</pre>
  */
 public final class ExpertPruning {

@@ -11,10 +11,23 @@ import java.util.List;
  * @param kept     output experts in order (output expert j = {@code kept.get(j)})
  * @param scores   per original expert: the criterion's score, or for STUN nothing (null)
  * @param tau      STUN threshold that produced the clusters (NaN for scorers)
+ * @param clusters per output expert (aligned with {@code kept}): its members' usage and weight cosines; empty when
+ *                 the method does not cluster
  */
-public record LayerResult(int layer, int experts, List<KeptExpert> kept, double[] scores, double tau) {
+public record LayerResult(int layer, int experts, List<KeptExpert> kept, double[] scores, double tau, List<ClusterInfo> clusters) {
     public LayerResult {
         kept = List.copyOf(kept);
+        clusters = List.copyOf(clusters);
+        if (!clusters.isEmpty()) {
+            if (clusters.size() != kept.size()) {
+                throw new IllegalArgumentException("layer " + layer + ": " + clusters.size() + " cluster infos for " + kept.size() + " kept experts");
+            }
+            for (int i = 0; i < kept.size(); i++) {
+                if (clusters.get(i).usage().length != kept.get(i).members().length) {
+                    throw new IllegalArgumentException("layer " + layer + ": cluster info of expert " + kept.get(i) + " has the wrong member count");
+                }
+            }
+        }
         scores = scores == null ? null : scores.clone();
         boolean[] seen = new boolean[experts];
         int last = -1;
@@ -30,6 +43,11 @@ public record LayerResult(int layer, int experts, List<KeptExpert> kept, double[
                 seen[m] = true;
             }
         }
+    }
+
+    /** A decision without cluster details (scorers). */
+    public LayerResult(int layer, int experts, List<KeptExpert> kept, double[] scores, double tau) {
+        this(layer, experts, kept, scores, tau, List.of());
     }
 
     @Override

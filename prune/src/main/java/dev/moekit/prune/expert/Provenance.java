@@ -25,6 +25,10 @@ final class Provenance {
         root.put("bytes_out", r.bytesOut());
         ArrayNode notes = root.putArray("notes");
         r.notes().forEach(notes::add);
+        if (!r.warnings().isEmpty()) {
+            ArrayNode warnings = root.putArray("warnings");
+            r.warnings().forEach(warnings::add);
+        }
         ArrayNode layers = root.putArray("layers");
         for (LayerResult lr : r.layers()) {
             ObjectNode l = layers.addObject();
@@ -35,7 +39,10 @@ final class Provenance {
                 kept.add(k);
             }
             ArrayNode clusters = l.putArray("clusters");
-            for (KeptExpert k : lr.kept()) {
+            double pairCosines = 0;
+            int pairs = 0;
+            for (int i = 0; i < lr.kept().size(); i++) {
+                KeptExpert k = lr.kept().get(i);
                 ObjectNode c = clusters.addObject();
                 c.put("source", k.source());
                 ArrayNode m = c.putArray("members");
@@ -43,6 +50,20 @@ final class Provenance {
                     m.add(v);
                 }
                 c.put("averaged", k.averaged());
+                if (!lr.clusters().isEmpty()) {
+                    ClusterInfo info = lr.clusters().get(i);
+                    numbers(c.putArray("usage"), info.usage());
+                    numbers(c.putArray("cosine"), info.cosine());
+                    if (!Double.isNaN(info.meanPairCosine())) {
+                        c.put("mean_pair_cosine", info.meanPairCosine());
+                        int n = k.members().length;
+                        pairCosines += info.meanPairCosine() * n * (n - 1) / 2;
+                        pairs += n * (n - 1) / 2;
+                    }
+                }
+            }
+            if (pairs > 0) {
+                l.put("mean_cluster_cosine", pairCosines / pairs);
             }
             if (lr.scores() != null) {
                 ArrayNode s = l.putArray("scores");
@@ -55,5 +76,16 @@ final class Provenance {
             }
         }
         return root;
+    }
+
+    /** Finite values as numbers, the others as strings ("NaN"), which JSON cannot hold as numbers. */
+    private static void numbers(ArrayNode a, double[] v) {
+        for (double x : v) {
+            if (Double.isFinite(x)) {
+                a.add(x);
+            } else {
+                a.add(Double.toString(x));
+            }
+        }
     }
 }

@@ -43,7 +43,8 @@ import java.util.stream.IntStream;
  * Recipe stage {@code prune}: remove whole experts with a registered {@link ExpertPruner} (STUN clustering or a
  * criterion), uniformly per layer by default. The stage's own keys are the budget ({@code experts} or {@code keep},
  * {@code allocation}, {@code top_k_guard}) and {@code method}; every other key belongs to the chosen method's
- * parameter record. Calibration runs only when the method needs statistics (router-weight STUN and random need none).
+ * parameter record. Calibration runs only when the method needs statistics (random, and router-weight STUN with
+ * {@code usage: router_norm} or the reference rule, need none).
  *
  * <pre>{@code
  * stages:
@@ -187,6 +188,7 @@ public final class PruneExpertsStage extends SingleUnitStage<PruneExpertsStage.P
             }
             String summary = String.format("kept %d of %d routed experts (%s)", r.expertsAfter(), r.expertsBefore(), m.name());
             ctx.info(summary);
+            r.warnings().forEach(ctx.events()::warn);
             rep.put("summary", summary);
             return rep;
         }

@@ -3,8 +3,9 @@ package dev.moekit.prune.stats;
 import java.util.Map;
 
 /**
- * Where expert pruning gets calibration statistics, one layer at a time. The router-weight STUN mode needs none
- * ({@link #NONE}); co-activation STUN and the frequency, EAN and REAP criteria need {@link #routing}; NAEE needs
+ * Where expert pruning gets calibration statistics, one layer at a time. Data-free STUN ({@code usage: router_norm})
+ * needs none ({@link #NONE}); STUN's default (expert usage), co-activation STUN and the frequency, EAN and REAP criteria
+ * need {@link #routing}; NAEE needs
  * {@link #blockSamples}. The calibration collectors of the eval runtime implement it; tests fill it directly.
  */
 public interface StatsSource {

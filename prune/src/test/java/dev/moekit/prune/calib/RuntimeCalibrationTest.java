@@ -1,5 +1,6 @@
 package dev.moekit.prune.calib;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -24,6 +25,7 @@ import dev.moekit.prune.sparse.SparsityOptions;
 import dev.moekit.prune.sparse.SparsityReport;
 import dev.moekit.prune.sparse.UnstructuredPruner;
 import dev.moekit.prune.stats.ActivationNorms;
+import dev.moekit.prune.stats.MoeBlockSamples;
 import dev.moekit.prune.stats.RoutingStats;
 import dev.moekit.prune.stats.StatsSource;
 import dev.moekit.prune.testing.RefModels;
@@ -204,8 +206,129 @@ class RuntimeCalibrationTest {
                 try (Checkpoint pc = Checkpoint.open(po)) {
                     assertEquals(List.of(), SpecChecker.check(pc, ModelSpec.of(pc)));
                 }
+                for (var lr : er.layers()) {
+                    RoutingStats rs = stats.routing(lr.layer());
+                    double[] want = new double[8];
+                    for (int j = 0; j < 8; j++) {
+                        // frequency: routed tokens; REAP: mean over routed tokens of renormalised gate x output norm
+                        want[j] = m.equals("frequency") ? rs.count(j) : rs.count(j) == 0 ? 0 : rs.reapSums()[j] / rs.count(j);
+                    }
+                    int[] kept = lr.keptIndices();
+                    if (m.equals("naee")) {
+                        double[] loss = blockLosses(c, spec, lr.layer(), stats.blockSamples(lr.layer()));
+                        double best = java.util.Arrays.stream(loss).filter(v -> !Double.isNaN(v)).min().orElseThrow();
+                        assertEquals(best, loss[mask(kept)], 1e-6 * best, "layer " + lr.layer() + ": NAEE keeps the set of least block error");
+                        continue;
+                    }
+                    assertArrayEquals(want, lr.scores(), 1e-9 * (1 + java.util.Arrays.stream(want).max().orElse(0)), m + " scores");
+                    double keptMin = java.util.Arrays.stream(kept).mapToDouble(j -> want[j]).min().orElseThrow();
+                    for (int j = 0; j < 8; j++) {
+                        int jj = j;
+                        if (java.util.Arrays.stream(kept).noneMatch(k -> k == jj)) {
+                            assertTrue(want[j] <= keptMin, m + " layer " + lr.layer() + " removed expert " + j + " scoring above a kept one");
+                        }
+                    }
+                }
             }
         }
+    }
+
+    private static int mask(int[] kept) {
+        int m = 0;
+        for (int k : kept) {
+            m |= 1 << k;
+        }
+        return m;
+    }
+
+    /**
+     * Independent brute force of NAEE's criterion on a Mixtral layer: for every kept set of 6 of 8 experts (indexed by
+     * its bit mask), ||Z - Z'||_F over the cached block inputs, Z the block with all experts, Z' with the router rows of
+     * the others removed (softmax over the kept, top-2, renormalised). Other masks stay NaN.
+     */
+    private static double[] blockLosses(Checkpoint c, ModelSpec spec, int layer, MoeBlockSamples s) {
+        int h = spec.hidden();
+        int e = 8;
+        float[] router = c.floats(spec.name(Role.ROUTER, layer));
+        float[][] w1 = new float[e][];
+        float[][] w3 = new float[e][];
+        float[][] w2 = new float[e][];
+        for (int j = 0; j < e; j++) {
+            w1[j] = c.floats(spec.name(Role.EXPERT_GATE, layer, j));
+            w3[j] = c.floats(spec.name(Role.EXPERT_UP, layer, j));
+            w2[j] = c.floats(spec.name(Role.EXPERT_DOWN, layer, j));
+        }
+        int ffn = w1[0].length / h;
+        double[] sq = new double[1 << e];
+        java.util.Arrays.fill(sq, Double.NaN);
+        for (int m = 0; m < sq.length; m++) {
+            if (Integer.bitCount(m) == 6) {
+                sq[m] = 0;
+            }
+        }
+        float[] x = s.inputs();
+        for (int t = 0; t < s.tokens(); t++) {
+            double[] logit = new double[e];
+            double[][] f = new double[e][h];
+            for (int j = 0; j < e; j++) {
+                for (int i = 0; i < h; i++) {
+                    logit[j] += (double) router[j * h + i] * x[t * h + i];
+                }
+                double[] act = new double[ffn];
+                for (int r = 0; r < ffn; r++) {
+                    double g = 0;
+                    double u = 0;
+                    for (int i = 0; i < h; i++) {
+                        g += (double) w1[j][r * h + i] * x[t * h + i];
+                        u += (double) w3[j][r * h + i] * x[t * h + i];
+                    }
+                    act[r] = g / (1 + Math.exp(-g)) * u;
+                }
+                for (int o = 0; o < h; o++) {
+                    double y = 0;
+                    for (int r = 0; r < ffn; r++) {
+                        y += w2[j][o * ffn + r] * act[r];
+                    }
+                    f[j][o] = y;
+                }
+            }
+            double[] full = combine(logit, f, (1 << e) - 1);
+            for (int m = 0; m < sq.length; m++) {
+                if (!Double.isNaN(sq[m])) {
+                    double[] part = combine(logit, f, m);
+                    for (int o = 0; o < h; o++) {
+                        sq[m] += (full[o] - part[o]) * (full[o] - part[o]);
+                    }
+                }
+            }
+        }
+        for (int m = 0; m < sq.length; m++) {
+            sq[m] = Math.sqrt(sq[m]);
+        }
+        return sq;
+    }
+
+    /** Top-2 of the experts in {@code mask} by logit, gates renormalised over the two (Mixtral). */
+    private static double[] combine(double[] logit, double[][] f, int mask) {
+        int a = -1;
+        int b = -1;
+        for (int j = 0; j < logit.length; j++) {
+            if ((mask & 1 << j) == 0) {
+                continue;
+            }
+            if (a < 0 || logit[j] > logit[a]) {
+                b = a;
+                a = j;
+            } else if (b < 0 || logit[j] > logit[b]) {
+                b = j;
+            }
+        }
+        double ga = 1 / (1 + Math.exp(logit[b] - logit[a]));
+        double[] z = new double[f[0].length];
+        for (int o = 0; o < z.length; o++) {
+            z[o] = ga * f[a][o] + (1 - ga) * f[b][o];
+        }
+        return z;
     }
 
     private static CalibrationOptions options(String domain, int window, int perFile) {

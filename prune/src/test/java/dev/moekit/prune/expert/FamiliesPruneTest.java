@@ -2,8 +2,10 @@ package dev.moekit.prune.expert;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.moekit.prune.expert.write.ExpertRoles;
 import dev.moekit.prune.stats.StatsSource;
 import dev.moekit.toolkit.io.Checkpoint;
@@ -130,9 +132,10 @@ class FamiliesPruneTest {
                 sum += ps.layer(lr.layer()).experts();
             }
             assertEquals(41, sum);
-            if (!r.uniform()) {
-                assertTrue(pc.config().get("num_experts").isArray());
-            }
+            assertFalse(r.uniform(), "41 kept experts cannot spread evenly over 4 layers");
+            assertTrue(pc.config().get("num_experts").isArray());
+            assertEquals(41, java.util.stream.StreamSupport.stream(pc.config().get("num_experts").spliterator(), false)
+                    .mapToInt(JsonNode::asInt).sum());
         }
         assertValid(out);
     }

@@ -54,7 +54,13 @@ class PruneStagesTest {
     }
 
     private static StageContext ctx() {
-        return new StageContext(mixtral(), new CalibrationSettings(List.of(), 1, 16, false), "cpu", 0, Events.NONE);
+        return ctx(Events.NONE);
+    }
+
+    /** One calibration window of 64 tokens (STUN's default reads expert usage from it). */
+    private static StageContext ctx(Events events) {
+        String data = RefModels.shared().toAbsolutePath().normalize().resolve("data/python.valid.txt").toString();
+        return new StageContext(mixtral(), new CalibrationSettings(List.of(data), 1, 64, false), "cpu", 0, events);
     }
 
     @Test
@@ -64,7 +70,10 @@ class PruneStagesTest {
         assertEquals(DistanceMode.MIXED, stun.distance());
         assertEquals(0.5, stun.mixWeight());
         assertTrue(prune.needsCalibration(p), "mixed distances need co-activation statistics");
-        assertFalse(prune.needsCalibration(prune.bind(json("{\"experts\": 0.25}"))), "router-weight STUN: no calibration");
+        assertTrue(prune.needsCalibration(prune.bind(json("{\"experts\": 0.25}"))), "default STUN reads expert usage from calibration");
+        assertFalse(prune.needsCalibration(prune.bind(json("{\"experts\": 0.25, \"usage\": \"router_norm\"}"))), "data-free usage");
+        assertFalse(prune.needsCalibration(prune.bind(json("{\"experts\": 0.25, \"representative\": \"nearest_to_mean\", \"usage_weighted\": false}"))),
+                "the reference rule with router-weight distances: no calibration");
         ObjectNode resolved = Params.toJson(p);
         assertEquals("mixed", resolved.get("distance").asText().toLowerCase());
         assertEquals("UNIFORM", resolved.get("allocation").asText());
@@ -118,7 +127,8 @@ class PruneStagesTest {
         assertEquals(6, dry.output().config().get("num_local_experts").asInt());
         assertEquals(in.tensors().size() - 6 * 2 * 3, dry.output().tensors().size());
         assertEquals(36, dry.details().get("experts_after").asInt());
-        JsonNode report = prune.run(p, dry, mixtral(), List.of(), out, ctx());
+        List<String> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+        JsonNode report = prune.run(p, dry, mixtral(), List.of(), out, ctx(events::add));
         try (Checkpoint pc = Checkpoint.open(out)) {
             Layout real = Layout.of(pc);
             assertEquals(real.tensors(), dry.output().tensors(), "the plan names every tensor the run writes, in order");
@@ -129,6 +139,15 @@ class PruneStagesTest {
         assertEquals(36, report.get("experts_after").asInt());
         assertEquals(6, report.get("layers").get(0).get("kept").size());
         assertFalse(Files.exists(out.resolve("expert_pruning.json")));
+        // mixtral-tiny's experts are nearly orthogonal: STUN says so, in the report and as a warning event
+        assertTrue(report.get("warnings").get(0).asText().contains("nearly orthogonal"), report.toString());
+        assertTrue(events.stream().anyMatch(e -> e.startsWith("warning: ") && e.contains("nearly orthogonal")), events.toString());
+        JsonNode cluster = null;
+        for (JsonNode c : report.get("layers").get(0).get("clusters")) {
+            cluster = c.get("members").size() > 1 ? c : cluster;
+        }
+        assertEquals(cluster.get("members").size(), cluster.get("usage").size(), "each member's usage: " + cluster);
+        assertEquals(cluster.get("members").size(), cluster.get("cosine").size(), "each member's weight cosine: " + cluster);
 
         // global allocation: an estimate with the right total
         Plan global = prune.plan(prune.bind(json("{\"method\": \"stun\", \"keep\": 37, \"allocation\": \"global\"}")),

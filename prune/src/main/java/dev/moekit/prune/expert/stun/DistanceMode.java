@@ -4,9 +4,17 @@ package dev.moekit.prune.expert.stun;
 public enum DistanceMode {
     /** D_ij = ||W_r[i] - W_r[j]||_2 over router rows, divided by ||W_r||_F when asked (default). No calibration. */
     ROUTER_WEIGHT,
-    /** D_ij = -C_ij / mean|C|, C the co-activation counts (README's Arctic command). Needs calibration. */
+    /**
+     * D_ij = -a_ij, a the co-activation counts normalised by {@link CoactivationNorm} (C / min(n_i, n_j) by default;
+     * the README's Arctic command uses C / mean C). Needs calibration.
+     */
     COACTIVATION,
-    /** D = cdist(W_r) - lambda * C / mean|C| (raw cdist, as the reference's {@code --mix_weight}). Needs calibration. */
+    /**
+     * Router distance minus lambda times co-activation. By default both terms are standardised over the pairs (mean 0,
+     * standard deviation 1), so lambda = 1 weighs them equally: D = z(r) - lambda * z(a). With
+     * {@link CoactivationNorm#MEAN} it is the reference's {@code --mix_weight}: raw cdist - lambda * C / mean C. Needs
+     * calibration.
+     */
     MIXED;
 
     public boolean needsCalibration() {
