@@ -37,9 +37,9 @@ final class Attention {
             k = k.expandDims(2).broadcast(b, kvHeads, rep, t, d).reshape(b, heads, t, d);
             v = v.expandDims(2).broadcast(b, kvHeads, rep, t, d).reshape(b, heads, t, d);
         }
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).toType(DataType.FLOAT32, false)
-                .mul(1.0 / Math.sqrt(d)).add(ctx.mask());                     // [B, h, T, T] fp32
-        NDArray probs = scores.softmax(-1).toType(x.getDataType(), false);
+        NDArray scores = Ops.times(Ops.cast(q.matMul(k.transpose(0, 1, 3, 2)), DataType.FLOAT32), 1.0 / Math.sqrt(d))
+                .add(ctx.mask());                     // [B, h, T, T] fp32
+        NDArray probs = Ops.cast(scores.softmax(-1), x.getDataType());
         NDArray context = probs.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, (long) heads * d); // [B, T, h*d]
         ctx.linearInput(obs, layer, context, Role.O);
         return Ops.linear(context, w.get(Role.O), w.get(Role.O_BIAS));

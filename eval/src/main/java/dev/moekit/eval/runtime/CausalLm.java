@@ -2,6 +2,8 @@ package dev.moekit.eval.runtime;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.model.ModelSpec;
 import dev.moekit.toolkit.model.Role;
@@ -9,13 +11,16 @@ import java.lang.foreign.Arena;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A causal language model of any supported family on DJL's PyTorch engine: token embedding, decoder layers
  * ({@link DecoderLayer}), final RMSNorm and lm_head (the embedding when tied). Weights stay resident, or with
  * {@link RuntimeOptions#layerwise()} each layer is loaded when a {@link Pass} reaches it and freed after.
- * Not thread-safe: one pass at a time.
+ * {@link #forward} runs one batch through the same layers in the caller's scope and grad mode (training; see
+ * {@link Trainable}). Not thread-safe: one pass at a time.
  */
 public final class CausalLm implements AutoCloseable {
     private final Checkpoint checkpoint;
@@ -26,12 +31,15 @@ public final class CausalLm implements AutoCloseable {
     private final NDManager root;
     private final Arena arena;        // off-heap memory of the model-level weights
     private final WeightLoader loader;
-    private final NDArray embed;      // [vocab, hidden]
-    private final NDArray finalNorm;  // [hidden]
-    private final NDArray lmHead;     // [vocab, hidden]
-    private final NDArray finalNormBias;  // [hidden] LayerNorm families, else null
-    private final NDArray lmHeadBias;     // [vocab] or null
+    // model-level weights; not final: Trainable swaps them for fp32 masters
+    private NDArray embed;      // [vocab, hidden]
+    private NDArray finalNorm;  // [hidden]
+    private NDArray lmHead;     // [vocab, hidden]
+    private NDArray finalNormBias;  // [hidden] LayerNorm families, else null
+    private NDArray lmHeadBias;     // [vocab] or null
     private final List<LayerWeights> layers;  // resident layers; empty in layerwise mode
+    private final Map<String, NDArray> extras = new LinkedHashMap<>();  // model-level parameters a method added
+    private ForwardExtension extension = ForwardExtension.NONE;
 
     private CausalLm(Checkpoint checkpoint, boolean owns, ModelSpec spec, RuntimeOptions options) {
         this.checkpoint = checkpoint;
@@ -121,6 +129,68 @@ public final class CausalLm implements AutoCloseable {
         }
     }
 
+    /**
+     * One batch through the whole model (resident weights only), every intermediate array created in {@code scope}
+     * (the caller closes it, after {@code backward} when training). Leaves grad mode as the calling thread has it:
+     * inside a {@code GradientCollector} the logits carry the graph back to the {@link Trainable} masters.
+     * Returns fp32 logits {@code [B, T, vocab]}, the same values {@link #run} gives.
+     */
+    public NDArray forward(TokenBatch batch, NDManager scope, ForwardObserver observer) {
+        if (options.layerwise()) {
+            throw new IllegalStateException(checkpoint.dir() + ": forward() needs resident weights; open the model without layerwise loading");
+        }
+        NDArray ids = batch.idsArray(scope);
+        NDArray h = embed.get(scope, new NDIndex("{}", ids.reshape(-1)))
+                .reshape(batch.rows(), batch.length(), spec.hidden());              // [B, T, hidden]
+        StepContext ctx = StepContext.of(scope, spec, rope, batch.maskArray(scope), options.precision(), observer,
+                extension);
+        for (LayerWeights w : layers) {
+            if (observer.observes(w.layer())) {
+                observer.tokenMask(scope.create(batch.mask()).gt(0));              // [N]
+            }
+            h = DecoderLayer.forward(spec, w, h, ctx, observer);
+        }
+        NDArray x = Ops.norm(spec, h, finalNorm, finalNormBias);
+        return Ops.cast(Ops.linear(x, lmHead, lmHeadBias), DataType.FLOAT32);
+    }
+
+    /** The forward extension (default {@link ForwardExtension#NONE}). */
+    public ForwardExtension extension() {
+        return extension;
+    }
+
+    /** Installs a method's extra computation; it applies to {@link #run}, {@link #begin} and {@link #forward}. */
+    public void setExtension(ForwardExtension extension) {
+        this.extension = extension == null ? ForwardExtension.NONE : extension;
+    }
+
+    /**
+     * Adds a parameter a method's {@link ForwardExtension} reads: per layer ({@link LayerWeights#extra}) or, with
+     * {@code layer = -1}, model-level ({@link #extra}); fp32 {@code values} of {@code shape}, held in the compute
+     * dtype. Names are unique per layer. Resident models only.
+     */
+    public void addParameter(String name, int layer, float[] values, long[] shape) {
+        if (options.layerwise()) {
+            throw new IllegalStateException(checkpoint.dir() + ": parameters can be added to resident models only");
+        }
+        if (layer < -1 || layer >= spec.layers()) {
+            throw new IllegalArgumentException("parameter '" + name + "': layer " + layer + " out of range -1.." + (spec.layers() - 1));
+        }
+        if (layer >= 0) {
+            layers.get(layer).addExtra(name, values, shape);
+            return;
+        }
+        if (extras.containsKey(name)) {
+            throw new IllegalArgumentException("the model already has a parameter named '" + name + "'");
+        }
+        extras.put(name, loader.fromFloats(root, arena, values, shape));
+    }
+
+    /** A model-level parameter a method added, or null. */
+    public NDArray extra(String name) {
+        return extras.get(name);
+    }
+
     /** Starts a layer-by-layer pass over {@code batches} (calibration uses this directly). */
     public Pass begin(List<TokenBatch> batches) {
         return new Pass(this, batches);
@@ -155,6 +225,48 @@ public final class CausalLm implements AutoCloseable {
 
     NDArray lmHeadBias() {
         return lmHeadBias;
+    }
+
+    // plumbing for Trainable
+    List<LayerWeights> residentLayers() {
+        return layers;
+    }
+
+    Map<String, NDArray> extraMap() {
+        return Collections.unmodifiableMap(extras);
+    }
+
+    void installExtra(String name, NDArray array) {
+        extras.put(name, array);
+    }
+
+    /** A model-level weight by role (embedding, final norm and its bias, lm_head and its bias), or null. */
+    NDArray model(Role role) {
+        return switch (role) {
+            case EMBED -> embed;
+            case FINAL_NORM -> finalNorm;
+            case FINAL_NORM_BIAS -> finalNormBias;
+            case LM_HEAD -> spec.tiedEmbeddings() || lmHead == embed ? null : lmHead;
+            case LM_HEAD_BIAS -> lmHeadBias;
+            default -> throw new IllegalArgumentException(role + " is not a model-level role");
+        };
+    }
+
+    /** Swaps a model-level weight without closing the old one; a tied lm_head follows the embedding. */
+    void installModel(Role role, NDArray array) {
+        switch (role) {
+            case EMBED -> {
+                if (lmHead == embed) {
+                    lmHead = array;
+                }
+                embed = array;
+            }
+            case FINAL_NORM -> finalNorm = array;
+            case FINAL_NORM_BIAS -> finalNormBias = array;
+            case LM_HEAD -> lmHead = array;
+            case LM_HEAD_BIAS -> lmHeadBias = array;
+            default -> throw new IllegalArgumentException(role + " is not a model-level role");
+        }
     }
 
     private NDArray optional(Role role) {

@@ -20,7 +20,7 @@ final class DecoderLayer {
             obs.layerInput(layer, h.reshape(-1, shape[2]));                         // [N, hidden]
         }
         NDArray x = Ops.norm(spec, h, w.get(Role.INPUT_NORM), w.get(Role.INPUT_NORM_BIAS));  // [B, T, hidden]
-        h = h.add(Attention.forward(spec, w, x, ctx, obs));                         // [B, T, hidden]
+        h = h.add(ctx.extension().attention(w, x, Attention.forward(spec, w, x, ctx, obs)));  // [B, T, hidden]
         x = Ops.norm(spec, h, w.get(Role.POST_ATTN_NORM), w.get(Role.POST_ATTN_NORM_BIAS))
                 .reshape(-1, shape[2]);                                             // [N, hidden]
         NDArray out = h.add(FeedForward.forward(spec, w, x, ctx, obs).reshape(shape));  // [B, T, hidden]

@@ -23,14 +23,16 @@ final class FeedForward {
         LayerSpec ls = w.spec();
         int layer = w.layer();
         if (!ls.moe()) {
-            return swiglu(x, w.get(Role.MLP_GATE), w.get(Role.MLP_UP), w.get(Role.MLP_DOWN), ctx, obs, layer, -1,
-                    Role.MLP_GATE, Role.MLP_UP, Role.MLP_DOWN);
+            return ctx.extension().feedForward(w, x, null, swiglu(x, w.get(Role.MLP_GATE), w.get(Role.MLP_UP),
+                    w.get(Role.MLP_DOWN), ctx, obs, layer, -1, Role.MLP_GATE, Role.MLP_UP, Role.MLP_DOWN));
         }
         ctx.linearInput(obs, layer, x, Role.ROUTER);
         Router.Decision r = Router.route(spec.routing(), w, x, ls.topK());
         boolean observed = obs.observes(layer);
+        ForwardObserver.RouterOutput routing = new ForwardObserver.RouterOutput(r.logits(), r.scores(), r.indices(),
+                r.weights());
         if (observed) {
-            obs.router(layer, new ForwardObserver.RouterOutput(r.logits(), r.scores(), r.indices(), r.weights()));
+            obs.router(layer, routing);
         }
         NDArray out = observed && obs.allExperts()
                 ? allExperts(w, x, r, ctx, obs)
@@ -44,7 +46,7 @@ final class FeedForward {
             }
             out = out.add(shared);
         }
-        return out;
+        return ctx.extension().feedForward(w, x, routing, out);
     }
 
     /** Sparse dispatch: each expert sees only its routed tokens. */
@@ -76,7 +78,7 @@ final class FeedForward {
             slices.add(y);
             start = end;
         }
-        NDArray weights = r.weights().toType(x.getDataType(), false).reshape(-1).get(order);   // [N*k]
+        NDArray weights = Ops.cast(r.weights(), x.getDataType()).reshape(-1).get(order);   // [N*k]
         NDArray sorted = NDArrays.concat(slices).mul(weights.expandDims(1));    // [N*k, hidden]
         return sorted.get(order.argSort(0, true)).reshape(n, k, hidden).sum(new int[] {1});
     }
@@ -86,7 +88,7 @@ final class FeedForward {
                                       ForwardObserver obs) {
         int experts = w.spec().experts();
         NDArray dense = r.indices().oneHot(experts, x.getDataType())
-                .mul(r.weights().toType(x.getDataType(), false).expandDims(2)).sum(new int[] {1});  // [N, E]
+                .mul(Ops.cast(r.weights(), x.getDataType()).expandDims(2)).sum(new int[] {1});  // [N, E]
         NDArray all = x.getManager().arange(0, (int) x.getShape().get(0), 1, DataType.INT64);
         NDArray out = null;
         for (int e = 0; e < experts; e++) {

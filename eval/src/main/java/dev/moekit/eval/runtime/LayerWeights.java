@@ -7,7 +7,9 @@ import dev.moekit.toolkit.model.LayerSpec;
 import dev.moekit.toolkit.model.ModelSpec;
 import dev.moekit.toolkit.model.Role;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.EnumMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -15,7 +17,9 @@ import java.util.Map;
  * The weights of one decoder layer as NDArrays of the compute dtype, owned by the layer's own manager so that
  * closing it frees them all (layer-at-a-time loading). Linear weights keep the HF layout {@code [out, in]}.
  * {@link #replace} swaps one weight for an edited one (pruning/quantization between calibration layers); the old
- * weight's off-heap copy is freed with the layer.
+ * weight's off-heap copy is freed with the layer. Methods may add named parameters ({@link CausalLm#addParameter},
+ * read back with {@link #extra}) that a {@link ForwardExtension} uses; {@link Trainable} swaps weights for fp32 masters
+ * that take gradients.
  */
 public final class LayerWeights implements AutoCloseable {
     private final int layer;
@@ -26,6 +30,8 @@ public final class LayerWeights implements AutoCloseable {
     private final Map<Role, NDArray> tensors = new EnumMap<>(Role.class);
     /** Routed experts: per expert, gate [ffn, hidden], up [ffn, hidden], down [hidden, ffn]. */
     private final List<Map<Role, NDArray>> experts = new ArrayList<>();
+    /** Parameters a method added, by name, in the compute dtype. */
+    private final Map<String, NDArray> extras = new LinkedHashMap<>();
 
     LayerWeights(NDManager parent, WeightLoader loader, int layer) {
         this.layer = layer;
@@ -82,6 +88,11 @@ public final class LayerWeights implements AutoCloseable {
         return experts.get(expert).get(role);
     }
 
+    /** A parameter a method added to this layer ({@link CausalLm#addParameter}), or null. */
+    public NDArray extra(String name) {
+        return extras.get(name);
+    }
+
     /**
      * Replaces a weight by fp32 values of the same shape ({@code expert} is ignored for per-layer roles). The old
      * array is closed; the next forward uses the new one.
@@ -105,6 +116,38 @@ public final class LayerWeights implements AutoCloseable {
         try (NDArray f = w.toType(ai.djl.ndarray.types.DataType.FLOAT32, true)) {
             return f.toFloatArray();
         }
+    }
+
+    void addExtra(String name, float[] values, long[] shape) {
+        if (extras.containsKey(name)) {
+            throw new IllegalArgumentException("layer " + layer + " already has a parameter named '" + name + "'");
+        }
+        extras.put(name, loader.fromFloats(manager, arena, values, shape));
+    }
+
+    // plumbing for Trainable: the arrays the forward reads, and swapping them without closing
+    NDManager manager() {
+        return manager;
+    }
+
+    Map<Role, NDArray> tensorMap() {
+        return Collections.unmodifiableMap(tensors);
+    }
+
+    int expertCount() {
+        return experts.size();
+    }
+
+    Map<String, NDArray> extraMap() {
+        return Collections.unmodifiableMap(extras);
+    }
+
+    void install(Role role, int expert, NDArray array) {
+        (role.perExpert() ? experts.get(expert) : tensors).put(role, array);
+    }
+
+    void installExtra(String name, NDArray array) {
+        extras.put(name, array);
     }
 
     @Override

@@ -2,10 +2,12 @@ package dev.moekit.eval.runtime;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.core.Linear;
+import ai.djl.pytorch.jni.JniUtils;
 import dev.moekit.toolkit.model.Family;
 import dev.moekit.toolkit.model.ModelSpec;
 
@@ -19,6 +21,36 @@ final class Ops {
 
     private Ops() {}
 
+    /**
+     * {@code x} in {@code dtype}. With autograd off (evaluation) a plain {@code toType}. With it on (training) a
+     * differentiable copy into a new array: DJL's {@code toType} runs under libtorch's {@code NoGradGuard} and would
+     * cut the graph at every fp16/fp32 boundary.
+     */
+    static NDArray cast(NDArray x, DataType dtype) {
+        if (x.getDataType() == dtype) {
+            return x;
+        }
+        if (!JniUtils.isGradMode()) {
+            return x.toType(dtype, false);
+        }
+        NDArray y = x.getManager().zeros(x.getShape(), dtype);
+        y.set(ALL, x);
+        return y;
+    }
+
+    private static final NDIndex ALL = new NDIndex("...");
+
+    /**
+     * {@code x * v}, as {@code x.mul(v)} computes it, but the scalar array stays in {@code x}'s manager until that
+     * closes. DJL's {@code mul(Number)} closes its scalar at once, and on CPU that frees the Java buffer the tensor
+     * wraps; autograd keeps the scalar for backward and would read freed memory once the GC runs. Every multiplication
+     * or division by a number on a differentiable path goes through here (additions are safe: their backward keeps
+     * no operand).
+     */
+    static NDArray times(NDArray x, double v) {
+        return x.mul(x.getManager().create(v));
+    }
+
     /** {@code y = x W^T + b}: x {@code [..., in]}, W {@code [out, in]}, b {@code [out]} or null. */
     static NDArray linear(NDArray x, NDArray w, NDArray b) {
         return (b == null ? Linear.linear(x, w) : Linear.linear(x, w, b)).singletonOrThrow();
@@ -30,9 +62,9 @@ final class Ops {
      */
     static NDArray rmsNorm(NDArray x, NDArray w, double eps) {
         DataType dt = x.getDataType();
-        NDArray xf = x.toType(DataType.FLOAT32, false);
+        NDArray xf = cast(x, DataType.FLOAT32);
         NDArray rms = xf.square().mean(new int[] {-1}, true).add(eps).sqrt();
-        return xf.div(rms).toType(dt, false).mul(w);
+        return cast(xf.div(rms), dt).mul(w);
     }
 
     /**
@@ -41,10 +73,10 @@ final class Ops {
      */
     static NDArray layerNorm(NDArray x, NDArray w, NDArray b, double eps) {
         DataType dt = x.getDataType();
-        NDArray xf = x.toType(DataType.FLOAT32, false);
+        NDArray xf = cast(x, DataType.FLOAT32);
         NDArray centred = xf.sub(xf.mean(new int[] {-1}, true));
         NDArray std = centred.square().mean(new int[] {-1}, true).add(eps).sqrt();
-        NDArray y = centred.div(std).toType(dt, false).mul(w);
+        NDArray y = cast(centred.div(std), dt).mul(w);
         return b == null ? y : y.add(b);
     }
 

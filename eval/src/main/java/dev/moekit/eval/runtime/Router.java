@@ -34,7 +34,7 @@ final class Router {
     record Decision(NDArray logits, NDArray scores, NDArray indices, NDArray weights) {}
 
     static Decision route(Routing routing, LayerWeights w, NDArray x, int k) {
-        NDArray logits = Ops.linear(x, w.get(Role.ROUTER), w.get(Role.ROUTER_BIAS)).toType(DataType.FLOAT32, false);
+        NDArray logits = Ops.cast(Ops.linear(x, w.get(Role.ROUTER), w.get(Role.ROUTER_BIAS)), DataType.FLOAT32);
         return switch (routing.scoring()) {
             case SOFTMAX -> softmax(routing, logits, k);
             case SIGMOID -> sigmoid(routing, w, logits, k);
@@ -96,6 +96,6 @@ final class Router {
     }
 
     private static NDArray scale(Routing routing, NDArray weights) {
-        return routing.scalingFactor() == 1.0 ? weights : weights.mul(routing.scalingFactor());
+        return routing.scalingFactor() == 1.0 ? weights : Ops.times(weights, routing.scalingFactor());
     }
 }

@@ -14,21 +14,22 @@ import java.util.Set;
  * @param cos       {@code [T, head_dim]} RoPE cosines in the compute dtype
  * @param sin       {@code [T, head_dim]} RoPE sines
  * @param observed  linear roles whose inputs the observer wants
+ * @param extension the model's forward extension ({@link ForwardExtension#NONE} unless a method added one)
  */
-record StepContext(NDArray mask, NDArray cos, NDArray sin, Set<Role> observed) {
+record StepContext(NDArray mask, NDArray cos, NDArray sin, Set<Role> observed, ForwardExtension extension) {
 
     static StepContext of(NDManager m, ModelSpec spec, RopeConfig rope, NDArray attention, Precision p,
-                          ForwardObserver obs) {
+                          ForwardObserver obs, ForwardExtension extension) {
         long t = attention.getShape().get(1);
         NDArray mask = Ops.attentionMask(m, attention, spec.slidingWindow());
         NDArray[] cs = Ops.ropeTables(m, (int) t, spec.headDim(), spec.ropeTheta(), rope.positionScale(),
                 p.dataType());
-        return new StepContext(mask, cs[0], cs[1], Set.copyOf(obs.linearInputs()));
+        return new StepContext(mask, cs[0], cs[1], Set.copyOf(obs.linearInputs()), extension);
     }
 
     /** The same context for another observer. */
     StepContext with(ForwardObserver obs) {
-        return new StepContext(mask, cos, sin, Set.copyOf(obs.linearInputs()));
+        return new StepContext(mask, cos, sin, Set.copyOf(obs.linearInputs()), extension);
     }
 
     /** Hands {@code x} to the observer once per requested role among {@code roles}. */

@@ -14,5 +14,11 @@
  * <p>Memory: weights live in the model's (or, layerwise, the layer's) manager and arena; each layer step of each
  * batch runs in a sub-manager closed at its end, so native memory does not grow with the number of forwards.
  * Autograd is off on every thread that runs a pass.
+ *
+ * <p>Training (module {@code distill}) uses the same layers: {@link dev.moekit.eval.runtime.Trainable} swaps the
+ * weights of chosen {@link dev.moekit.eval.runtime.ParamGroup}s for fp32 masters that take gradients, and
+ * {@link dev.moekit.eval.runtime.CausalLm#forward} runs a batch in the caller's scope and grad mode; dtype casts stay
+ * differentiable then ({@code Ops.cast}). Methods add parameters ({@link dev.moekit.eval.runtime.CausalLm#addParameter})
+ * and computation ({@link dev.moekit.eval.runtime.ForwardExtension}).
  */
 package dev.moekit.eval.runtime;

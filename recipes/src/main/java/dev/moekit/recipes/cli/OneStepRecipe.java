@@ -47,6 +47,12 @@ final class OneStepRecipe {
     }
 
     static int run(CommandLine cl, PrintStream out, Path in, Path o, List<StageEntry> stages) throws Exception {
+        return run(cl, out, in, o, stages, res -> { });
+    }
+
+    /** As {@link #run(CommandLine, PrintStream, Path, Path, List)}, then hands the finished result to {@code after}. */
+    static int run(CommandLine cl, PrintStream out, Path in, Path o, List<StageEntry> stages,
+                   java.util.function.Consumer<Pipeline.Result> after) throws Exception {
         CalibrationSettings cal = new CalibrationSettings(cl.hasOption("calibration") ? List.of(cl.getOptionValues("calibration")) : List.of(),
                 Main.intValue(cl, "calibration-windows", 16, 1, 1_000_000), 256, cl.hasOption("all-experts"));
         Recipe r;
@@ -69,6 +75,7 @@ final class OneStepRecipe {
             return 0;
         }
         Pipeline.Result res = p.run(plan);
+        after.accept(res);
         Reports.print(res, out);
         out.println("moekit: wrote " + res.output());
         return 0;
