@@ -128,7 +128,27 @@ public final class Evaluator {
         return c.scores();
     }
 
+    /**
+     * With {@code -Dmoekit.profile=FILE}, libtorch's profiler (CUDA events on a GPU) records batches 3 to 6 of the
+     * first split scored into FILE (a Chrome trace): where a forward's time goes, op by op.
+     */
+    private static final String PROFILE = System.getProperty("moekit.profile");
+    private int groupsScored;
+
     private void scoreGroup(List<TokenBatch> group, Collector c) {
+        if (PROFILE != null && groupsScored == 2) {
+            ai.djl.pytorch.jni.JniUtils.startProfile(model.manager().getDevice().isGpu(), true, false);
+        }
+        try {
+            scoreGroupTimed(group, c);
+        } finally {
+            if (PROFILE != null && ++groupsScored == 6) {
+                ai.djl.pytorch.jni.JniUtils.stopProfile(PROFILE);
+            }
+        }
+    }
+
+    private void scoreGroupTimed(List<TokenBatch> group, Collector c) {
         long t0 = System.nanoTime();
         try (Pass pm = model.begin(group); Pass pr = reference == null ? null : reference.begin(group)) {
             pm.runAll(observer);

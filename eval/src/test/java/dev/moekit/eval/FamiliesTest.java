@@ -93,11 +93,59 @@ class FamiliesTest {
         }
     }
 
+    /**
+     * The padded expert dispatch (one batched matmul chain per layer, GPU default) computes what the sorted one
+     * does, per family and expert layout; tiny models route few tokens, so some experts get none (padding only).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "deepseek", "phimoe", "mixtral:fused",
+        "qwen2_moe:fused"})
+    void paddedExpertDispatchGivesTheSameLogitsAsSorted(String which) {
+        String family = which.split(":")[0];
+        Path dir = TinyCheckpoints.builder(family).seed(5).fused(which.endsWith(":fused"))
+                .transformers5(which.endsWith(":fused")).write(tmp.resolve(which.replace(':', '-')));
+        float[] sorted;
+        try (CausalLm lm = CausalLm.open(dir, RuntimeOptions.cpu().withExperts(RuntimeOptions.ExpertDispatch.SORTED))) {
+            sorted = run(lm, PADDED, ForwardObserver.NONE);
+        }
+        try (CausalLm lm = CausalLm.open(dir, RuntimeOptions.cpu().withExperts(RuntimeOptions.ExpertDispatch.PADDED))) {
+            float[] padded = run(lm, PADDED, ForwardObserver.NONE);
+            assertArrayEquals(sorted, padded, 1e-5f, which);
+            // an edited expert weight leaves the stack stale: the layer falls back to sorted, with the edit in effect
+            int moe = 0;
+            while (!lm.spec().layer(moe).moe()) {
+                moe++;
+            }
+            zeroExpertUp(lm, moe);
+            float[] edited = run(lm, PADDED, ForwardObserver.NONE);
+            assertTrue(!java.util.Arrays.equals(padded, edited), which + ": the edit changes the logits");
+            try (CausalLm ref = CausalLm.open(dir, RuntimeOptions.cpu().withExperts(RuntimeOptions.ExpertDispatch.SORTED))) {
+                zeroExpertUp(ref, moe);
+                assertArrayEquals(run(ref, PADDED, ForwardObserver.NONE), edited, 1e-5f, which + " after an edit");
+            }
+        }
+    }
+
     @Test
     void multiHeadLatentAttentionIsRefusedClearly() {
         Path dir = TinyCheckpoints.write(tmp.resolve("v3"), "deepseek_v3");
         CheckpointException e = assertThrows(CheckpointException.class, () -> CausalLm.open(dir, RuntimeOptions.cpu()));
         assertTrue(e.getMessage().contains("multi-head latent attention"), e.getMessage());
+    }
+
+    /** Zeroes every expert's up projection of layer {@code layer} in place (resident weights keep the edit). */
+    private static void zeroExpertUp(CausalLm lm, int layer) {
+        try (dev.moekit.eval.runtime.Pass p = lm.begin(List.of(PADDED))) {
+            for (int l = 0; l < layer; l++) {
+                p.advance(ForwardObserver.NONE);
+            }
+            dev.moekit.eval.runtime.LayerWeights w = p.layer();
+            for (int e = 0; e < w.spec().experts(); e++) {
+                float[] up = w.floats(dev.moekit.toolkit.model.Role.EXPERT_UP, e);
+                java.util.Arrays.fill(up, 0f);
+                w.replace(dev.moekit.toolkit.model.Role.EXPERT_UP, e, up);
+            }
+        }
     }
 
     static float[] run(CausalLm lm, TokenBatch batch, ForwardObserver obs) {

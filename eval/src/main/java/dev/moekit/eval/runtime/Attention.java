@@ -32,15 +32,16 @@ final class Attention {
 
         q = Ops.rope(q, ctx.cos(), ctx.sin());
         k = Ops.rope(k, ctx.cos(), ctx.sin());
-        if (kvHeads != heads) {                                              // GQA: repeat each kv head
-            int rep = heads / kvHeads;
-            k = k.expandDims(2).broadcast(b, kvHeads, rep, t, d).reshape(b, heads, t, d);
-            v = v.expandDims(2).broadcast(b, kvHeads, rep, t, d).reshape(b, heads, t, d);
-        }
-        NDArray scores = Ops.times(Ops.cast(q.matMul(k.transpose(0, 1, 3, 2)), DataType.FLOAT32), 1.0 / Math.sqrt(d))
-                .add(ctx.mask());                     // [B, h, T, T] fp32
+        // GQA without repeating k/v: the query heads of one kv head are stacked along the query axis, so each kv
+        // head is one batched matmul ([rep*T, d] x [d, T]) and k/v are never copied per query head
+        int rep = heads / kvHeads;
+        NDArray qg = rep == 1 ? q : q.reshape(b, kvHeads, rep * t, d);                              // [B, kv, rep*T, d]
+        NDArray raw = qg.matMul(k.transpose(0, 1, 3, 2)).reshape(b, heads, t, t);                  // [B, h, T, T]
+        NDArray scores = Ops.times(Ops.cast(raw, DataType.FLOAT32), 1.0 / Math.sqrt(d)).add(ctx.mask()); // fp32
         NDArray probs = Ops.cast(scores.softmax(-1), x.getDataType());
-        NDArray context = probs.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, (long) heads * d); // [B, T, h*d]
+        NDArray pg = rep == 1 ? probs : probs.reshape(b, kvHeads, rep * t, t);
+        NDArray context = pg.matMul(v).reshape(b, heads, t, d).transpose(0, 2, 1, 3)
+                .reshape(b, t, (long) heads * d);                                                   // [B, T, h*d]
         ctx.linearInput(obs, layer, context, Role.O);
         return Ops.linear(context, w.get(Role.O), w.get(Role.O_BIAS));
     }

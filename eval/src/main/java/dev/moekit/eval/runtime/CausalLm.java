@@ -142,7 +142,7 @@ public final class CausalLm implements AutoCloseable {
         NDArray ids = batch.idsArray(scope);
         NDArray h = embed.get(scope, new NDIndex("{}", ids.reshape(-1)))
                 .reshape(batch.rows(), batch.length(), spec.hidden());              // [B, T, hidden]
-        StepContext ctx = StepContext.of(scope, spec, rope, batch.maskArray(scope), options.precision(), observer,
+        StepContext ctx = StepContext.of(scope, spec, rope, batch.maskArray(scope), options, observer,
                 extension);
         for (LayerWeights w : layers) {
             if (observer.observes(w.layer())) {

@@ -3,7 +3,9 @@ package dev.moekit.eval.runtime;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import dev.moekit.toolkit.model.LayerSpec;
 import dev.moekit.toolkit.model.ModelSpec;
@@ -63,6 +65,11 @@ final class FeedForward {
         NDArray tokens = tokenOfPair.get(order);                                 // [N*k] token per sorted pair
         NDArray inputs = x.get(tokens);                                          // [N*k, hidden]
         long[] counts = countsPerExpert(flat, experts);
+        NDArray weights = Ops.cast(r.weights(), x.getDataType()).reshape(-1).get(order);   // [N*k]
+        if (padded(w, ctx, obs)) {
+            NDArray y = paddedExperts(w, inputs, counts);                          // [N*k, hidden] sorted
+            return y.mul(weights.expandDims(1)).get(order.argSort(0, true)).reshape(n, k, hidden).sum(new int[] {1});
+        }
         NDList slices = new NDList(experts);
         long start = 0;
         for (int e = 0; e < experts; e++) {
@@ -78,9 +85,53 @@ final class FeedForward {
             slices.add(y);
             start = end;
         }
-        NDArray weights = Ops.cast(r.weights(), x.getDataType()).reshape(-1).get(order);   // [N*k]
         NDArray sorted = NDArrays.concat(slices).mul(weights.expandDims(1));    // [N*k, hidden]
         return sorted.get(order.argSort(0, true)).reshape(n, k, hidden).sum(new int[] {1});
+    }
+
+    /** The padded dispatch ({@link RuntimeOptions.ExpertDispatch}) applies: asked for, nothing hooks single experts. */
+    private static boolean padded(LayerWeights w, StepContext ctx, ForwardObserver obs) {
+        return ctx.paddedExperts() && !obs.observes(w.layer()) && !ai.djl.pytorch.jni.JniUtils.isGradMode()
+                && w.extraMapIsEmpty() && w.stacked(Role.EXPERT_GATE) != null && w.stacked(Role.EXPERT_UP) != null
+                && w.stacked(Role.EXPERT_DOWN) != null;
+    }
+
+    /**
+     * All experts in three batched matmuls: the sorted pairs are laid out as {@code [E, M, hidden]} with M the
+     * largest expert's token count (shorter experts padded with a zero row), run through the stacked expert weights,
+     * and read back in sorted order. Fewer, larger kernels than one slice per expert, for the price of computing the
+     * padding rows.
+     */
+    private static NDArray paddedExperts(LayerWeights w, NDArray sortedInputs, long[] counts) {
+        int experts = counts.length;
+        long pairs = sortedInputs.getShape().get(0);
+        long hidden = sortedInputs.getShape().get(1);
+        long most = 0;
+        for (long c : counts) {
+            most = Math.max(most, c);
+        }
+        long[] slotToPair = new long[(int) (experts * most)];
+        long[] pairToSlot = new long[(int) pairs];
+        long start = 0;
+        for (int e = 0; e < experts; e++) {
+            for (long i = 0; i < most; i++) {
+                int slot = (int) (e * most + i);
+                if (i < counts[e]) {
+                    slotToPair[slot] = start + i;
+                    pairToSlot[(int) (start + i)] = slot;
+                } else {
+                    slotToPair[slot] = pairs;                                  // the zero row
+                }
+            }
+            start += counts[e];
+        }
+        NDManager m = sortedInputs.getManager();
+        NDArray withZero = sortedInputs.concat(m.zeros(new Shape(1, hidden), sortedInputs.getDataType()), 0);
+        NDArray in = withZero.get(m.create(slotToPair)).reshape(experts, most, hidden);          // [E, M, hidden]
+        NDArray g = in.matMul(w.stacked(Role.EXPERT_GATE).transpose(0, 2, 1));                  // [E, M, ffn]
+        NDArray u = in.matMul(w.stacked(Role.EXPERT_UP).transpose(0, 2, 1));
+        NDArray y = Ops.silu(g).mul(u).matMul(w.stacked(Role.EXPERT_DOWN).transpose(0, 2, 1));  // [E, M, hidden]
+        return y.reshape(experts * most, hidden).get(m.create(pairToSlot));                    // [N*k, hidden]
     }
 
     /** Every expert on every token (for statistics); the output mixes them with the real gate weights. */

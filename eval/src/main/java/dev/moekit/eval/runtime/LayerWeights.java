@@ -54,14 +54,21 @@ public final class LayerWeights implements AutoCloseable {
                 tensors.put(role, loader.layer(manager, arena, role, layer));
             }
         }
-        for (int e = 0; e < layerSpec.experts(); e++) {
-            Map<Role, NDArray> w = new EnumMap<>(Role.class);
-            long[] up = {layerSpec.expertFfn(), spec.hidden()};
-            w.put(Role.EXPERT_GATE, loader.expert(manager, arena, Role.EXPERT_GATE, layer, e, up));
-            w.put(Role.EXPERT_UP, loader.expert(manager, arena, Role.EXPERT_UP, layer, e, up));
-            w.put(Role.EXPERT_DOWN, loader.expert(manager, arena, Role.EXPERT_DOWN, layer, e,
-                    new long[] {spec.hidden(), layerSpec.expertFfn()}));
-            experts.add(w);
+        int count = layerSpec.experts();
+        for (int e = 0; e < count; e++) {
+            experts.add(new EnumMap<>(Role.class));
+        }
+        long[] up = {layerSpec.expertFfn(), spec.hidden()};
+        long[] down = {spec.hidden(), layerSpec.expertFfn()};
+        for (Role role : new Role[] {Role.EXPERT_GATE, Role.EXPERT_UP, Role.EXPERT_DOWN}) {
+            long[] shape = role == Role.EXPERT_DOWN ? down : up;
+            NDArray stack = count == 0 ? null : loader.experts(manager, arena, role, layer, count, shape);
+            if (stack != null) {
+                stacks.put(role, stack);
+            }
+            for (int e = 0; e < count; e++) {
+                experts.get(e).put(role, stack != null ? stack.get(e) : loader.expert(manager, arena, role, layer, e, shape));
+            }
         }
     }
 
@@ -88,6 +95,17 @@ public final class LayerWeights implements AutoCloseable {
         return experts.get(expert).get(role);
     }
 
+    /**
+     * One routed-expert role of all experts as {@code [E, out, in]}, for the padded dispatch, or null once any
+     * expert's weight of that role was replaced or swapped (the per-expert arrays are views of it until then).
+     */
+    NDArray stacked(Role role) {
+        return stacks.get(role);
+    }
+
+    /** Stacked expert weights, loaded as one array per role; the per-expert arrays are views of them. */
+    private final Map<Role, NDArray> stacks = new EnumMap<>(Role.class);
+
     /** A parameter a method added to this layer ({@link CausalLm#addParameter}), or null. */
     public NDArray extra(String name) {
         return extras.get(name);
@@ -105,6 +123,9 @@ public final class LayerWeights implements AutoCloseable {
         }
         home.put(role, loader.fromFloats(manager, arena, values, old.getShape().getShape()));
         old.close();
+        if (role.perExpert()) {
+            stacks.remove(role);             // the stack stays alive (views of it remain) but is no longer current
+        }
     }
 
     /** A weight as fp32 values {@code [out, in]} row-major (copies from the device). */
@@ -138,12 +159,19 @@ public final class LayerWeights implements AutoCloseable {
         return experts.size();
     }
 
+    boolean extraMapIsEmpty() {
+        return extras.isEmpty();
+    }
+
     Map<String, NDArray> extraMap() {
         return Collections.unmodifiableMap(extras);
     }
 
     void install(Role role, int expert, NDArray array) {
         (role.perExpert() ? experts.get(expert) : tensors).put(role, array);
+        if (role.perExpert()) {
+            stacks.remove(role);
+        }
     }
 
     void installExtra(String name, NDArray array) {

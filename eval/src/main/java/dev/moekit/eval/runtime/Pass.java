@@ -37,7 +37,7 @@ public final class Pass implements AutoCloseable {
                     .reshape(b.rows(), b.length(), spec.hidden());                 // [B, T, hidden]
             hidden.add(h);
             contexts.add(StepContext.of(manager, spec, model.rope(), b.maskArray(manager),
-                    model.options().precision(), ForwardObserver.NONE, model.extension()));
+                    model.options(), ForwardObserver.NONE, model.extension()));
         }
     }
 

@@ -15,21 +15,24 @@ import java.util.Set;
  * @param sin       {@code [T, head_dim]} RoPE sines
  * @param observed  linear roles whose inputs the observer wants
  * @param extension the model's forward extension ({@link ForwardExtension#NONE} unless a method added one)
+ * @param paddedExperts whether routed experts may run padded ({@link RuntimeOptions.ExpertDispatch})
  */
-record StepContext(NDArray mask, NDArray cos, NDArray sin, Set<Role> observed, ForwardExtension extension) {
+record StepContext(NDArray mask, NDArray cos, NDArray sin, Set<Role> observed, ForwardExtension extension,
+                   boolean paddedExperts) {
 
-    static StepContext of(NDManager m, ModelSpec spec, RopeConfig rope, NDArray attention, Precision p,
+    static StepContext of(NDManager m, ModelSpec spec, RopeConfig rope, NDArray attention, RuntimeOptions o,
                           ForwardObserver obs, ForwardExtension extension) {
+        Precision p = o.precision();
         long t = attention.getShape().get(1);
         NDArray mask = Ops.attentionMask(m, attention, spec.slidingWindow());
         NDArray[] cs = Ops.ropeTables(m, (int) t, spec.headDim(), spec.ropeTheta(), rope.positionScale(),
                 p.dataType());
-        return new StepContext(mask, cs[0], cs[1], Set.copyOf(obs.linearInputs()), extension);
+        return new StepContext(mask, cs[0], cs[1], Set.copyOf(obs.linearInputs()), extension, o.paddedExperts());
     }
 
     /** The same context for another observer. */
     StepContext with(ForwardObserver obs) {
-        return new StepContext(mask, cos, sin, Set.copyOf(obs.linearInputs()), extension);
+        return new StepContext(mask, cos, sin, Set.copyOf(obs.linearInputs()), extension, paddedExperts);
     }
 
     /** Hands {@code x} to the observer once per requested role among {@code roles}. */

@@ -65,6 +65,40 @@ final class WeightLoader {
         return fromFloats(m, arena, weights.expert(role, layer, expert), shape);
     }
 
+    /**
+     * All routed experts' matrices of one role as one {@code [E, out, in]} array, or null when that exceeds one
+     * direct buffer (the caller then loads them one by one). Converted expert by expert into one allocation, so the
+     * experts cost no more memory stacked than apart.
+     */
+    NDArray experts(NDManager m, Arena arena, Role role, int layer, int count, long[] shape) {
+        long numel = TensorInfo.numel(shape);
+        long bytes = count * numel * precision.storage().size();
+        if (bytes > Integer.MAX_VALUE) {
+            return null;
+        }
+        try (Arena staging = Arena.ofConfined()) {
+            MemorySegment seg = (wraps(m) ? arena : staging).allocate(bytes, 64);
+            long stride = numel * precision.storage().size();
+            for (int e = 0; e < count; e++) {
+                MemorySegment dst = seg.asSlice(e * stride, stride);
+                if (spec.fusedExperts()) {
+                    float[] data = weights.expert(role, layer, e);
+                    Floats.encode(data, 0, data.length, precision.storage(), dst, 0);
+                } else {
+                    String name = spec.name(role, layer, e);
+                    TensorInfo info = floating(name);
+                    if (info.numel() != numel) {
+                        throw new CheckpointException(checkpoint.dir() + ": tensor '" + name + "' has shape "
+                                + new Shape(info.shape()) + ", expected " + new Shape(shape));
+                    }
+                    Floats.convert(checkpoint.map(name, staging), info.dtype(), dst, precision.storage(), numel);
+                }
+            }
+            long[] stacked = {count, shape[0], shape[1]};
+            return m.create(buffer(seg), new Shape(stacked), precision.dataType());
+        }
+    }
+
     /** An fp32 {@code [out, in]} array as an NDArray of the compute dtype (used for edited weights too). */
     NDArray fromFloats(NDManager m, Arena arena, float[] data, long[] shape) {
         if (TensorInfo.numel(shape) != data.length) {
@@ -78,7 +112,7 @@ final class WeightLoader {
         }
     }
 
-    private NDArray named(NDManager m, Arena arena, String name) {
+    private TensorInfo floating(String name) {
         if (!checkpoint.has(name)) {
             throw new CheckpointException(checkpoint.dir() + ": tensor '" + name + "' is missing");
         }
@@ -87,6 +121,11 @@ final class WeightLoader {
             throw new CheckpointException(checkpoint.dir() + ": tensor '" + name + "' is " + info.dtype()
                     + ", the runtime needs floating-point weights (dequantize first)");
         }
+        return info;
+    }
+
+    private NDArray named(NDManager m, Arena arena, String name) {
+        TensorInfo info = floating(name);
         try (Arena staging = Arena.ofConfined()) {
             MemorySegment seg = (wraps(m) ? arena : staging).allocate(info.numel() * precision.storage().size(), 64);
             Floats.convert(checkpoint.map(name, staging), info.dtype(), seg, precision.storage(), info.numel());
