@@ -164,6 +164,7 @@ public final class Evaluator {
                             .toType(DataType.INT64, false);
                     NDArray logQ = Scoring.logProbs(pm.logits(b, m));                   // [B, T-1, V]
                     float[] nll = Scoring.nll(logQ, ids);
+                    requireFinite(model, nll);
                     modelNanos += System.nanoTime() - t1;
                     modelTokens += (long) batch.rows() * batch.length();
                     boolean[] scored = Scoring.scored(batch.mask(), batch.rows(), batch.length());
@@ -174,6 +175,23 @@ public final class Evaluator {
                     NDArray logP = Scoring.logProbs(pr.logits(b, m));
                     c.add(scored, nll, Scoring.nll(logP, ids), Scoring.kl(logQ, logP), Scoring.sameTop1(logQ, logP));
                 }
+            }
+        }
+    }
+
+    /**
+     * A non-finite log-likelihood means non-finite logits: NaN/Inf in the weights, or activations past the compute
+     * dtype's range, which in fp16 (largest value 65504) is an overflow the same model does not have in fp32.
+     * Refused with the way out, never averaged into a perplexity of NaN.
+     */
+    static void requireFinite(CausalLm model, float[] nll) {
+        for (float v : nll) {
+            if (!Float.isFinite(v)) {
+                boolean half = model.options().precision() == dev.moekit.eval.runtime.Precision.FP16;
+                throw new CheckpointException(model.dir() + ": the forward produced non-finite logits"
+                        + (half ? " in fp16: activations overflowed fp16's range (|x| > 65504); evaluate in fp32"
+                                + " (--dtype fp32, or eval: {dtype: fp32} in a recipe)"
+                                : " in fp32: the weights or activations hold NaN/Inf"));
             }
         }
     }

@@ -98,6 +98,11 @@ public final class CausalLm implements AutoCloseable {
         return spec;
     }
 
+    /** The checkpoint folder the model was read from. */
+    public java.nio.file.Path dir() {
+        return checkpoint.dir();
+    }
+
     public RuntimeOptions options() {
         return options;
     }

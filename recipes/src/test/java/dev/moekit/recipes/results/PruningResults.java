@@ -30,8 +30,9 @@ public final class PruningResults {
         md.append("Evaluation: the first ").append(evalWindows).append(" windows of 256 tokens of each `*.test.txt` split (the golden ")
                 .append("protocol uses 32), perplexity per domain, KL divergence of the pruned model's next-token distribution from ")
                 .append("the unpruned model's (mean over all scored positions) and top-1 agreement. Expert pruning is uniform (the ")
-                .append("same number of experts removed in every layer, loadable by stock transformers). STUN uses router-weight ")
-                .append("distances (no calibration) and keeps the member nearest each cluster's mean; STUN+OWL removes 25% of the ")
+                .append("same number of experts removed in every layer, loadable by stock transformers). STUN runs with its defaults ")
+                .append("(docs/pruning.md): router-weight distances weighted by calibrated usage, each cluster replaced by the member ")
+                .append("nearest its usage-weighted centroid; STUN+OWL removes 25% of the ")
                 .append("experts first and OWL prunes the rest to the total sparsity (decoder Linear weights, removed experts ")
                 .append("counted as pruned).\n\n");
         ResultTable table = new ResultTable(a.outMd(), md.toString(), a.models());
