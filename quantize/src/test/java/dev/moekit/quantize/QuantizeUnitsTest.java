@@ -107,7 +107,7 @@ class QuantizeUnitsTest {
     void calibratedGptqUnitsWriteTheSameBytesForAnySplitInBothInputModes() throws Exception {
         StageContext ctx = context(true);
         String base = "\"method\": \"gptq\", \"bits\": 4, \"group_size\": 32, \"min_tokens\": 8, \"targets\": [\"kind:attention\"]";
-        QuantizeStage.Parameters one = bind("{" + base + ", \"layers_per_unit\": 1}");
+        QuantizeStage.Parameters one = bind("{" + base + ", \"layers_per_unit\": 2}");
         QuantizeStage.Parameters all = bind("{" + base + ", \"layers_per_unit\": 64}");
         Plan seq = plan(one, ctx);
         List<WorkUnit> layerUnits = seq.units().stream().filter(u -> u.id().startsWith("layers-")).toList();
@@ -120,7 +120,7 @@ class QuantizeUnitsTest {
         assertEquals(whole, split);
         assertTrue(whole.path("modules").get(0).path("method").asText().equals("gptq"), whole.path("modules").get(0).toString());
 
-        QuantizeStage.Parameters oneOrig = bind("{" + base + ", \"layers_per_unit\": 1, \"inputs\": \"original\"}");
+        QuantizeStage.Parameters oneOrig = bind("{" + base + ", \"layers_per_unit\": 2, \"inputs\": \"original\"}");
         QuantizeStage.Parameters allOrig = bind("{" + base + ", \"layers_per_unit\": 64, \"inputs\": \"original\"}");
         Plan orig = plan(oneOrig, ctx);
         assertTrue(orig.units().stream().filter(u -> u.id().startsWith("layers-")).allMatch(u -> u.after().equals(List.of("inputs"))),
