@@ -104,7 +104,7 @@ class BatchTest {
                     for (String line : q.lines().toList()) {
                         String[] f = line.strip().split("\\|");
                         if (f.length == 2 && f[1].equals("moekit-s2")) {
-                            Thread.sleep(1500); // mid-way through the unit
+                            Thread.sleep(500); // the worker JVM is starting or working: mid-way through the unit
                             LocalSlurm.run(slurm.conf(), "scancel", f[0]);
                             killed = f[0];
                             break;
