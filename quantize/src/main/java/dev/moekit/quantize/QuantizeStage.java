@@ -419,8 +419,9 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
         return new CalibrationOptions(base.files(), base.window(), base.windowsPerFile(), base.allExperts(), true, opts.method().minCalibrationRows());
     }
 
+    /** Units load one layer at a time (layerwise): a unit of a few layers never holds the whole model. */
     private static RuntimeOptions runtime(StageContext context) {
-        return new RuntimeOptions(RuntimeOptions.parseDevice(context.device()), RuntimeOptions.cpu().precision(), false, RuntimeOptions.cpu().batchSize());
+        return new RuntimeOptions(RuntimeOptions.parseDevice(context.device()), RuntimeOptions.cpu().precision(), true, RuntimeOptions.cpu().batchSize());
     }
 
     @Override
