@@ -34,8 +34,27 @@ class BatchTest {
     @TempDir
     Path dir;
 
+    /** The single-process run both tests compare with, made once per class. */
+    @TempDir
+    static Path once;
+    private static Map<String, String> singleHashes;
+    private static List<JsonNode> singleReports;
+
+    private static synchronized Map<String, String> single() throws Exception {
+        if (singleHashes == null) {
+            Pipeline.standard(Events.NONE).run(recipe(once, "single", 64));
+            singleHashes = hashes(once.resolve("single"));
+            singleReports = reports(once.resolve("single"));
+        }
+        return singleHashes;
+    }
+
     /** Two 64-token calibration windows per file, two files: enough routing for decisions, quick on two cores. */
     private Recipe recipe(String out, int layersPerUnit) throws Exception {
+        return recipe(dir, out, layersPerUnit);
+    }
+
+    private static Recipe recipe(Path dir, String out, int layersPerUnit) throws Exception {
         Path r = dir.resolve(out + ".yaml");
         Files.writeString(r, """
                 model: %s
@@ -68,8 +87,7 @@ class BatchTest {
 
     @Test
     void twoLocalWorkersOnLayerUnitsWriteTheBytesOfOneProcessOnTheWholeModel() throws Exception {
-        Pipeline.standard(Events.NONE).run(recipe("single", 64));
-        Map<String, String> expected = hashes(dir.resolve("single"));
+        Map<String, String> expected = single();
         Pipeline p = Pipeline.standard(Events.NONE);
         var prep = p.prepare(recipe("two", 2));
         Plan quant = prep.plans().get(1);
@@ -77,7 +95,7 @@ class BatchTest {
                 "GPTQ plans chained layer units: " + quant.toJson());
         Batch.submit(p, prep, new BatchOptions("local", 2, List.of("cpu"), 1, BatchOptions.Slurm.defaults()), true, Events.NONE);
         assertEquals(expected, hashes(dir.resolve("two")));
-        assertEquals(reports(dir.resolve("single")), reports(dir.resolve("two")), "merged unit reports are the one-unit reports");
+        assertEquals(singleReports, reports(dir.resolve("two")), "merged unit reports are the one-unit reports");
         assertFalse(Files.exists(dir.resolve("two.work")));
     }
 
@@ -88,8 +106,7 @@ class BatchTest {
             assertTrue(why == null, "CI installs Slurm (.ci/run), so this test must run there: " + why);
         }
         Assumptions.assumeTrue(why == null, "Slurm cannot start here: " + why);
-        Pipeline.standard(Events.NONE).run(recipe("single", 64));
-        Map<String, String> expected = hashes(dir.resolve("single"));
+        Map<String, String> expected = single();
         try (LocalSlurm slurm = LocalSlurm.start(dir.resolve("slurm"))) {
             System.setProperty("moekit.slurm.conf", slurm.conf().toString());
             Pipeline p = Pipeline.standard(Events.NONE);
@@ -118,6 +135,7 @@ class BatchTest {
             assertFalse(Files.exists(dir.resolve("killed/config.json")), "the job cannot finish with a task killed");
             Batch.resume(dir.resolve("killed.work"), true, Events.NONE, null);
             assertEquals(expected, hashes(dir.resolve("killed")));
+            assertEquals(singleReports, reports(dir.resolve("killed")));
         } finally {
             System.clearProperty("moekit.slurm.conf");
         }
