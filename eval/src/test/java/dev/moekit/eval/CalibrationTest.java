@@ -168,4 +168,38 @@ class CalibrationTest {
         return out;
     }
 
+
+    @Test
+    void aPassSplitOverSavedHiddenStatesSeesWhatOnePassSees(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        try (CausalLm lm = CausalLm.open(Goldens.model("mixtral-tiny"), RuntimeOptions.cpu().withBatchSize(3))) {
+            List<TokenBatch> batches = Calibration.batches(Goldens.model("mixtral-tiny"), OPTIONS, 3);
+            Recorder whole = new Recorder(4);
+            CoverageReport all = Calibration.run(lm, batches, OPTIONS, whole, Progress.NONE);
+            // layers 0-2 in one "process", 3-5 in another, through the file the first range leaves
+            Recorder first = new Recorder(4);
+            Recorder second = new Recorder(4);
+            java.nio.file.Path h = tmp.resolve("hidden.bin");
+            CoverageReport a = Calibration.runLayers(lm, batches, OPTIONS, first, Progress.NONE, 0, 3, null, h);
+            CoverageReport b = Calibration.runLayers(lm, batches, OPTIONS, second, Progress.NONE, 3, 6, h, null);
+            assertEquals(null, first.layerInput);
+            assertArrayEquals(whole.layerInput, second.layerInput, "layer 4 sees the same hidden states");
+            assertEquals(whole.rowsPerExpert, second.rowsPerExpert);
+            assertEquals(3, a.layers().size());
+            for (int l = 0; l < 6; l++) {
+                LayerRouting r = (l < 3 ? a : b).layers().get(l % 3);
+                assertEquals(l, r.layer());
+                assertArrayEquals(all.layers().get(l).counts(), r.counts(), "coverage of layer " + l);
+            }
+            // the original model's inputs of layer 4, saved by one pass, then layer 4 observed alone
+            Calibration.saveInputs(lm, batches, List.of(4), l -> tmp.resolve("in-" + l), Progress.NONE);
+            Recorder alone = new Recorder(4);
+            Calibration.observeLayer(lm, batches, OPTIONS, alone, 4, tmp.resolve("in-4"));
+            assertArrayEquals(whole.layerInput, alone.layerInput);
+            assertEquals(1, alone.layerDoneCalls);
+            // a file of another layer is refused, naming it
+            java.io.UncheckedIOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.UncheckedIOException.class,
+                    () -> Calibration.runLayers(lm, batches, OPTIONS, new Recorder(4), Progress.NONE, 2, 6, h, null));
+            assertTrue(e.getMessage().contains("holds the inputs of layer 3") && e.getMessage().contains("expected layer 2"), e.getMessage());
+        }
+    }
 }

@@ -225,6 +225,7 @@ public final class Job {
         Path d = stageDir(i);
         Map<String, StageType.UnitResult> results = new LinkedHashMap<>();
         double unitSeconds = 0;
+        ObjectNode perUnit = Json.PRETTY.createObjectNode();
         for (WorkUnit u : plan.units()) {
             Path ud = d.resolve("units").resolve(u.id());
             if (!unitDone(i, u.id())) {
@@ -232,6 +233,7 @@ public final class Job {
             }
             JsonNode m = Json.STRICT.readTree(ud.resolve(UNIT).toFile());
             unitSeconds += m.path("seconds").asDouble();
+            perUnit.put(u.id(), m.path("seconds").asDouble());
             results.put(u.id(), new StageType.UnitResult(ud, m.path("report")));
         }
         Path out = d.resolve("out");
@@ -248,6 +250,8 @@ public final class Job {
         m.put("key", keys.get(i));
         m.put("seconds", seconds > 0 ? seconds : unitSeconds + (System.nanoTime() - t0) / 1e9);
         m.put("units", plan.units().size());
+        m.set("unit_seconds", perUnit);
+        m.put("commit_seconds", (System.nanoTime() - t0) / 1e9);
         m.set("plan", plan.toJson());
         m.set("report", report == null ? Json.PRETTY.createObjectNode() : report);
         atomicWrite(d.resolve(Pipeline.MARKER), Json.PRETTY.writeValueAsBytes(m));

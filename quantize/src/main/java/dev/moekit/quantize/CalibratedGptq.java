@@ -62,6 +62,61 @@ public final class CalibratedGptq {
         }
     }
 
+    /**
+     * One batch work unit of a calibrated quantization: quantizes the modules of layers {@code [from, to)} whose
+     * tensors {@code mine} accepts, writing them and the unit's other tensors through {@code writerFor}.
+     * {@code sequential}: the layers run in order on the hidden states in {@code inputs} (the previous unit's
+     * {@code outputs}; null for layer 0) and each is replaced by its quantized values before the next runs, as in
+     * {@link #run}; the states leaving layer {@code to - 1} go to {@code outputs} (null after the last layer). Not
+     * sequential ({@code inputs: original}): every layer {@code l} is calibrated on the original model's activations,
+     * read from {@code originalInputs.apply(l)} ({@link #saveInputs}).
+     *
+     * @return the unit's module reports (checkpoint order) and the routing coverage of its layers
+     */
+    public static UnitResult runUnit(Checkpoint in, QuantOptions opts, CalibrationOptions calibration, RuntimeOptions runtime, Progress progress,
+                                     java.util.function.Predicate<String> mine,
+                                     java.util.function.Function<List<dev.moekit.toolkit.io.TensorSpec>, dev.moekit.toolkit.io.CheckpointWriter> writerFor,
+                                     int from, int to, boolean sequential, Path inputs, Path outputs, java.util.function.IntFunction<Path> originalInputs) {
+        ModelSpec spec = ModelSpec.of(in);
+        if (spec.fusedExperts()) {
+            throw new CheckpointException(in.dir() + ": calibrated GPTQ needs per-expert tensors (this checkpoint fuses experts)");
+        }
+        Linalg la = Linalg.nd4j();
+        try (QuantSession session = QuantSession.openUnit(in, opts, la, mine, writerFor);
+             CausalLm model = CausalLm.of(in, spec, runtime);
+             Observer obs = new Observer(session, la, calibration.allExperts())) {
+            List<TokenBatch> batches = dev.moekit.eval.Calibration.batches(in.dir(), calibration, runtime.batchSize());
+            java.util.List<dev.moekit.eval.LayerRouting> routing = new java.util.ArrayList<>();
+            if (sequential) {
+                routing.addAll(dev.moekit.eval.Calibration.runLayers(model, batches, calibration.withSequential(true), obs, progress, from, to,
+                        inputs, outputs).layers());
+            } else {
+                for (int l = from; l < to; l++) {
+                    if (obs.observes(l)) {
+                        routing.addAll(dev.moekit.eval.Calibration.observeLayer(model, batches, calibration, obs, l, originalInputs.apply(l)).layers());
+                    }
+                }
+            }
+            return new UnitResult(session.finishUnit(), new CoverageReport(calibration.minTokens(), routing));
+        }
+    }
+
+    /** What a unit did: its modules' reports and its layers' routing coverage. */
+    public record UnitResult(List<QuantReport.ModuleReport> modules, CoverageReport coverage) {}
+
+    /**
+     * The unit that feeds {@code inputs: original}: runs the unquantized model once and writes the hidden states
+     * entering each of {@code layers} to {@code file.apply(l)}.
+     */
+    public static void saveInputs(Checkpoint in, CalibrationOptions calibration, RuntimeOptions runtime, Progress progress,
+                                  java.util.Collection<Integer> layers, java.util.function.IntFunction<Path> file) {
+        ModelSpec spec = ModelSpec.of(in);
+        try (CausalLm model = CausalLm.of(in, spec, runtime)) {
+            List<TokenBatch> batches = dev.moekit.eval.Calibration.batches(in.dir(), calibration, runtime.batchSize());
+            dev.moekit.eval.Calibration.saveInputs(model, batches, layers, file, progress);
+        }
+    }
+
     /** The role whose input hook stands for {@code role}'s input (q/k/v share one, gate/up share one). */
     static Role inputRole(Role role) {
         return switch (role) {

@@ -28,19 +28,38 @@ public final class QuantSession implements AutoCloseable {
     private final Map<LinearModule, QuantReport.ModuleReport> reports = new HashMap<>();
     private final Map<String, float[]> fusedBuffers = new HashMap<>();
     private float[] lastValues; // the dequantized values of the module being written
+    private final java.util.function.Predicate<String> mine; // a work unit's tensors (by name), or everything
 
     private QuantSession(Checkpoint in, Path out, QuantOptions opts, Optional<ExpertUsage> usage, Linalg linalg) {
+        this(in, opts, usage, linalg, null, tensors -> CheckpointWriter.create(out, tensors, opts.writer(), in.dir()));
+    }
+
+    private QuantSession(Checkpoint in, QuantOptions opts, Optional<ExpertUsage> usage, Linalg linalg, java.util.function.Predicate<String> mine,
+                         java.util.function.Function<List<TensorSpec>, CheckpointWriter> writerFor) {
+        this.mine = mine == null ? n -> true : mine;
         this.in = in;
         this.opts = opts;
         this.linalg = linalg;
         ModelSpec spec = ModelSpec.of(in);
         ModuleCatalog catalog = ModuleCatalog.of(in, spec);
-        this.schemes = Quantizer.planFor(spec, catalog, opts, usage, m -> Weights.read(in, m));
+        Map<LinearModule, QuantScheme> all = Quantizer.planFor(spec, catalog, opts, usage, m -> Weights.read(in, m));
         opts.method().check(opts.scheme());
-        schemes.values().stream().distinct().forEach(s -> opts.method().check(s));
-        this.plan = new OutputPlan(in.dir().toString(), spec, catalog, opts, schemes);
-        this.writer = CheckpointWriter.create(out, plan.tensors(in.names().stream().map(n -> TensorSpec.of(in.info(n))).toList()),
-                opts.writer(), in.dir());
+        all.values().stream().distinct().forEach(s -> opts.method().check(s));
+        this.plan = new OutputPlan(in.dir().toString(), spec, catalog, opts, all);
+        this.schemes = new java.util.LinkedHashMap<>(all);
+        this.writer = writerFor.apply(plan.tensors(in.names().stream().map(n -> TensorSpec.of(in.info(n))).toList()).stream()
+                .filter(t -> this.mine.test(t.name())).toList());
+        schemes.keySet().removeIf(m -> !this.mine.test(m.tensor()));
+    }
+
+    /**
+     * A session for one batch work unit: the plan is the whole checkpoint's, but only the modules and tensors whose
+     * names {@code mine} accepts are quantized or copied, into the writer {@code writerFor} makes for their output
+     * tensors; {@link #finishUnit} commits it. The stage assembles the units' tensors and writes the configs.
+     */
+    public static QuantSession openUnit(Checkpoint in, QuantOptions opts, Linalg linalg, java.util.function.Predicate<String> mine,
+                                        java.util.function.Function<List<TensorSpec>, CheckpointWriter> writerFor) {
+        return new QuantSession(in, opts, Optional.empty(), linalg, mine, writerFor);
     }
 
     /** Plans {@code in}'s quantization and opens the output {@code out}. */
@@ -141,6 +160,25 @@ public final class QuantSession implements AutoCloseable {
         QuantReport report = QuantReport.of(opts.format().name(), ordered, plan.kept, sourceBytes);
         writer.commit(config);
         return report;
+    }
+
+    /**
+     * Ends a unit session ({@link #openUnit}): quantizes the unit's modules not yet done without calibration, copies
+     * its other tensors, commits its tensors (no config) and returns its modules' reports in checkpoint order.
+     */
+    public List<QuantReport.ModuleReport> finishUnit() {
+        for (LinearModule m : schemes.keySet()) {
+            if (!reports.containsKey(m)) {
+                quantize(m, Weights.read(in, m), null);
+            }
+        }
+        for (String name : in.names()) {
+            if (!plan.byTensor.containsKey(name) && mine.test(name)) {
+                writer.copy(name, in.shard(name), name);
+            }
+        }
+        writer.commit(null);
+        return schemes.keySet().stream().map(reports::get).toList();
     }
 
     @Override

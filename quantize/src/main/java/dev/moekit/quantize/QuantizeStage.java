@@ -9,8 +9,18 @@ import dev.moekit.eval.runtime.RuntimeOptions;
 import dev.moekit.pipeline.stage.Layout;
 import dev.moekit.pipeline.stage.Plan;
 import dev.moekit.pipeline.stage.PlanInput;
+import dev.moekit.pipeline.stage.CommitContext;
 import dev.moekit.pipeline.stage.SingleUnitStage;
 import dev.moekit.pipeline.stage.StageContext;
+import dev.moekit.pipeline.stage.StageType;
+import dev.moekit.pipeline.stage.TensorUnits;
+import dev.moekit.pipeline.stage.UnitContext;
+import dev.moekit.pipeline.stage.WorkUnit;
+import dev.moekit.toolkit.linalg.Linalg;
+import java.nio.file.Files;
+import java.nio.file.StandardCopyOption;
+import java.util.function.Predicate;
+import java.util.stream.IntStream;
 import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.CheckpointWriter;
 import dev.moekit.toolkit.io.Json;
@@ -44,7 +54,16 @@ import java.util.function.Function;
  * (kept in the provenance) is the {@link QuantReport} plus the checkpoint sizes, the fallbacks with their reasons and
  * a {@code summary} of lines to print.
  */
-public final class QuantizeStage extends SingleUnitStage<QuantizeStage.Parameters> {
+public final class QuantizeStage implements StageType<QuantizeStage.Parameters> {
+    static final String SEQUENTIAL = "sequential";
+    static final String ORIGINAL = "original";
+    /** Unit of the whole checkpoint (bits chosen from all weights: the budget solver). */
+    static final String ALL = "all";
+    /** Unit that writes the original model's activations for {@code inputs: original}. */
+    static final String INPUTS = "inputs";
+    private static final String HIDDEN = "hidden.bin";
+    private static final String CHECKPOINT = "checkpoint";
+
     /** The stage keys handed to the weight quantizer's own parameters, when it has them. */
     static final List<String> METHOD_KEYS = List.of("damp_percent", "act_order", "min_tokens");
 
@@ -101,8 +120,19 @@ public final class QuantizeStage extends SingleUnitStage<QuantizeStage.Parameter
             @Doc("GPTQ damping, fraction of the mean Hessian diagonal (method gptq)") Double dampPercent,
             @Doc("GPTQ activation order, desc_act (method gptq)") Boolean actOrder,
             @Doc("modules with fewer calibration tokens fall back to RTN (method gptq)") Long minTokens,
-            @Doc("largest output shard in bytes") Long maxShardBytes) {
+            @Doc("largest output shard in bytes") Long maxShardBytes,
+            @Doc("decoder layers per work unit (batch jobs; the output is the same for any value)") Integer layersPerUnit,
+            @Doc("gptq calibration inputs: sequential (each layer sees the quantized earlier layers' outputs; units run in layer order) "
+                    + "or original (every layer sees the original model's activations; layer units are independent)") String inputs) {
         public Parameters {
+            layersPerUnit = layersPerUnit == null ? 8 : layersPerUnit;
+            if (layersPerUnit < 1) {
+                throw new IllegalArgumentException("layers_per_unit must be at least 1, got " + layersPerUnit);
+            }
+            inputs = inputs == null ? SEQUENTIAL : inputs.trim().toLowerCase(Locale.ROOT);
+            if (!inputs.equals(SEQUENTIAL) && !inputs.equals(ORIGINAL)) {
+                throw new IllegalArgumentException("inputs: '" + inputs + "' (expected sequential or original)");
+            }
             WeightQuantizer<?> q = named("method", method == null ? "rtn" : method, WeightQuantizer::named);
             method = q.name();
             PackedFormat f = named("format", format == null ? "compressed-tensors" : format, PackedFormat::named);
@@ -165,9 +195,35 @@ public final class QuantizeStage extends SingleUnitStage<QuantizeStage.Parameter
         }
     }
 
-    public QuantizeStage() {
-        super("quantize", "weight quantization with per-module bits: RTN/GPTQ, rules, budget solver or QuantMoE heuristic; "
-                + "compressed-tensors, GPTQ or fake-quant", "", Parameters.class, Calibration.DEPENDS);
+    @Override
+    public String name() {
+        return "quantize";
+    }
+
+    @Override
+    public String summary() {
+        return "weight quantization with per-module bits: RTN/GPTQ, rules, budget solver or QuantMoE heuristic; "
+                + "compressed-tensors, GPTQ or fake-quant";
+    }
+
+    @Override
+    public String reference() {
+        return "";
+    }
+
+    @Override
+    public Class<Parameters> parameters() {
+        return Parameters.class;
+    }
+
+    @Override
+    public Calibration calibration() {
+        return Calibration.DEPENDS;
+    }
+
+    @Override
+    public Parameters bind(JsonNode params) {
+        return dev.moekit.toolkit.method.Params.bind(name(), params, Parameters.class);
     }
 
     @Override
@@ -236,8 +292,7 @@ public final class QuantizeStage extends SingleUnitStage<QuantizeStage.Parameter
         return BoundAllocator.of("uniform");
     }
 
-    @Override
-    protected Planned planOutput(Parameters p, PlanInput in, StageContext context) {
+    SingleUnitStage.Planned planOutput(Parameters p, PlanInput in, StageContext context) {
         QuantOptions o = p.options();
         Layout l = in.layout();
         ModelSpec spec = l.spec();
@@ -298,11 +353,189 @@ public final class QuantizeStage extends SingleUnitStage<QuantizeStage.Parameter
         if (!o.format().packed()) {
             notes.add(o.format().name() + " writes dequantized weights in the input dtype: the output is not smaller than the input");
         }
-        return new Planned(out, o.method().needsCalibration(), notes, d);
+        return new SingleUnitStage.Planned(out, o.method().needsCalibration(), notes, d);
+    }
+
+    /** Whether the stage runs GPTQ on calibration data. */
+    private static boolean calibrated(QuantOptions o, StageContext ctx) {
+        return o.method().needsCalibration() && ctx.calibration() != null;
+    }
+
+    /**
+     * The work units: with bits known from metadata, one per group of {@code layers_per_unit} decoder layers plus
+     * {@code rest} (embeddings, final norm, lm_head), each quantizing and writing its own tensors. Without calibration
+     * they are independent. Calibrated GPTQ with {@code inputs: sequential} chains the layer units (each waits for the
+     * previous group, whose quantized outputs it reads); with {@code inputs: original} a unit {@code inputs} writes the
+     * original model's activations entering every layer and the layer units depend only on it. Bits chosen from all
+     * weights (the budget solver) make one unit {@code all}.
+     */
+    @Override
+    public Plan plan(Parameters p, PlanInput in, StageContext ctx) {
+        SingleUnitStage.Planned pl = planOutput(p, in, ctx);
+        QuantOptions o = p.options();
+        long bytesIn = in.layout().bytes();
+        List<WorkUnit> units = new ArrayList<>();
+        List<String> notes = new ArrayList<>(pl.notes());
+        if (!o.allocation().dataFree()) {
+            units.add(new WorkUnit(ALL, "quantize of the whole checkpoint (bits are chosen from all weights)", bytesIn, pl.output().bytes(), bytesIn,
+                    List.of(), null));
+            notes.add("one work unit: the " + o.allocation().name() + " allocation reads every weight before any layer is written");
+        } else {
+            Map<String, List<TensorSpec>> groups = TensorUnits.group(pl.output().tensors(), p.layersPerUnit());
+            Map<String, List<TensorSpec>> inputs = TensorUnits.group(in.layout().tensors(), p.layersPerUnit());
+            boolean cal = calibrated(o, ctx);
+            boolean seq = p.inputs().equals(SEQUENTIAL);
+            if (cal && !seq) {
+                units.add(new WorkUnit(INPUTS, "the original model's activations entering every layer (inputs: original)", bytesIn, 0, bytesIn,
+                        List.of(), null));
+            }
+            String prev = null;
+            for (var e : groups.entrySet()) {
+                boolean layer = !e.getKey().equals(TensorUnits.REST);
+                long out = e.getValue().stream().mapToLong(TensorSpec::byteSize).sum();
+                long read = inputs.getOrDefault(e.getKey(), List.of()).stream().mapToLong(TensorSpec::byteSize).sum();
+                List<String> after = !cal || !layer ? List.of() : seq ? (prev == null ? List.of() : List.of(prev)) : List.of(INPUTS);
+                String what = layer ? (cal ? "calibrate and quantize " : "quantize ") + e.getKey().replace('-', ' ').replaceFirst(" (\\d+) (\\d+)$", " $1-$2")
+                        : "quantize or copy the tensors outside decoder layers";
+                units.add(new WorkUnit(e.getKey(), what, read, out, read, after, null));
+                if (layer) {
+                    prev = e.getKey();
+                }
+            }
+            if (cal && seq && groups.size() > 2) {
+                notes.add("inputs: sequential: the layer units run one after another (each calibrates on the quantized layers' outputs); "
+                        + "inputs: original makes them independent");
+            }
+        }
+        return new Plan(name(), pl.output(), bytesIn, pl.calibrates(), units, notes, pl.details());
+    }
+
+    private static String hidden(int layer) {
+        return String.format(Locale.ROOT, "hidden-%03d.bin", layer);
+    }
+
+    private static CalibrationOptions calibrationOptions(QuantOptions opts, StageContext context) {
+        CalibrationOptions base = CalibrationOptions.of(context.calibration());
+        return new CalibrationOptions(base.files(), base.window(), base.windowsPerFile(), base.allExperts(), true, opts.method().minCalibrationRows());
+    }
+
+    /** Units load one layer at a time (layerwise): a unit of a few layers never holds the whole model. */
+    private static RuntimeOptions runtime(StageContext context) {
+        return new RuntimeOptions(RuntimeOptions.parseDevice(context.device()), RuntimeOptions.cpu().precision(), true, RuntimeOptions.cpu().batchSize());
     }
 
     @Override
-    protected JsonNode run(Parameters p, Plan plan, Path input, List<Path> extra, Path output, StageContext context) {
+    public JsonNode execute(Parameters p, Plan plan, WorkUnit unit, UnitContext ctx) throws Exception {
+        if (unit.id().equals(ALL)) {
+            return run(p, plan, ctx.input(), ctx.extra(), ctx.dir().resolve(CHECKPOINT), ctx.stage());
+        }
+        QuantOptions opts = p.options();
+        StageContext sc = ctx.stage();
+        try (Checkpoint in = Checkpoint.open(ctx.input())) {
+            int layers = ModelSpec.of(in).layers();
+            if (unit.id().equals(INPUTS)) {
+                CalibratedGptq.saveInputs(in, calibrationOptions(opts, sc), runtime(sc), sc.events(), IntStream.range(0, layers).boxed().toList(),
+                        l -> ctx.dir().resolve(hidden(l)));
+                return Json.PRETTY.createObjectNode().put("layers", layers);
+            }
+            Predicate<String> mine = n -> TensorUnits.unitOf(n, p.layersPerUnit()).equals(unit.id());
+            Function<List<TensorSpec>, CheckpointWriter> writer = ts -> TensorUnits.unitWriter(ctx.dir(), ts);
+            List<QuantReport.ModuleReport> modules;
+            CoverageReport coverage = null;
+            if (calibrated(opts, sc) && !unit.id().equals(TensorUnits.REST)) {
+                int[] ls = in.names().stream().filter(mine).mapToInt(TensorUnits::layerOf).filter(l -> l >= 0).toArray();
+                int from = IntStream.of(ls).min().orElseThrow();
+                int to = IntStream.of(ls).max().orElseThrow() + 1;
+                boolean seq = p.inputs().equals(SEQUENTIAL);
+                Path inputs = seq && !unit.after().isEmpty() ? ctx.finished(unit.after().getFirst()).resolve(HIDDEN) : null;
+                Path outputs = seq && to < layers ? ctx.dir().resolve(HIDDEN) : null;
+                Path original = seq ? null : ctx.finished(INPUTS);
+                CalibratedGptq.UnitResult r = CalibratedGptq.runUnit(in, opts, calibrationOptions(opts, sc), runtime(sc), sc.events(), mine, writer,
+                        from, to, seq, inputs, outputs, l -> original.resolve(hidden(l)));
+                modules = r.modules();
+                coverage = r.coverage();
+            } else {
+                try (QuantSession s = QuantSession.openUnit(in, opts, Linalg.nd4j(), mine, writer)) {
+                    modules = s.finishUnit();
+                }
+            }
+            ObjectNode rep = Json.PRETTY.createObjectNode();
+            rep.set("modules", Json.PRETTY.valueToTree(modules));
+            if (coverage != null) {
+                rep.set("coverage", coverage.toJson());
+            }
+            return rep;
+        }
+    }
+
+    /**
+     * Assembles the units' tensors in the planned order with the quantization config and the format's files, and
+     * merges the units' module reports and coverage into the report a whole-checkpoint run gives.
+     */
+    @Override
+    public JsonNode commit(Parameters p, Plan plan, Map<String, UnitResult> units, CommitContext ctx) throws Exception {
+        if (units.containsKey(ALL)) {
+            UnitResult r = units.get(ALL);
+            Files.move(r.dir().resolve(CHECKPOINT), ctx.output(), StandardCopyOption.ATOMIC_MOVE);
+            return r.report();
+        }
+        QuantOptions opts = p.options();
+        try (Checkpoint in = Checkpoint.open(ctx.input())) {
+            ModelSpec spec = ModelSpec.of(in);
+            ModuleCatalog catalog = ModuleCatalog.of(in, spec);
+            Map<LinearModule, QuantScheme> schemes = Quantizer.planFor(spec, catalog, opts, Optional.empty(), m -> Weights.read(in, m));
+            OutputPlan op = new OutputPlan(in.dir().toString(), spec, catalog, opts, schemes);
+            List<TensorSpec> inTensors = in.names().stream().map(n -> TensorSpec.of(in.info(n))).toList();
+            ObjectNode qc = op.quantizationConfig();
+            TensorUnits.assemble(op.tensors(inTensors), units, ctx.output(), in, op.config(in.config()), opts.writer(), w -> {
+                if (qc != null) {
+                    opts.format().files(qc).forEach(w::writeJson);
+                }
+            });
+            Map<String, QuantReport.ModuleReport> byModule = new HashMap<>();
+            List<JsonNode> routing = new ArrayList<>();
+            JsonNode threshold = null;
+            for (var u : units.entrySet()) {
+                for (JsonNode m : u.getValue().report().path("modules")) {
+                    QuantReport.ModuleReport r = Json.STRICT.treeToValue(m, QuantReport.ModuleReport.class);
+                    if (byModule.put(r.module(), r) != null) {
+                        throw new IllegalStateException("module " + r.module() + " was quantized by two units");
+                    }
+                }
+                JsonNode c = u.getValue().report().path("coverage");
+                if (c.isObject()) {
+                    threshold = c.get("threshold");
+                    c.path("layers").forEach(routing::add);
+                }
+            }
+            List<QuantReport.ModuleReport> ordered = new ArrayList<>();
+            for (LinearModule m : schemes.keySet()) {
+                QuantReport.ModuleReport r = byModule.get(m.module());
+                if (r == null) {
+                    throw new IllegalStateException("no unit quantized " + m.module());
+                }
+                ordered.add(r);
+            }
+            long sourceBytes = schemes.keySet().stream().mapToLong(m -> m.params() * in.info(m.tensor()).dtype().size()).sum();
+            QuantReport r = QuantReport.of(opts.format().name(), ordered, op.kept, sourceBytes);
+            ObjectNode coverage = null;
+            if (threshold != null) {
+                coverage = Json.COMPACT.createObjectNode();
+                coverage.set("threshold", threshold);
+                ArrayNode ls = coverage.putArray("layers");
+                routing.stream().sorted(java.util.Comparator.comparingInt(n -> n.path("layer").asInt())).forEach(ls::add);
+            }
+            long bytesIn = inTensors.stream().mapToLong(TensorSpec::byteSize).sum();
+            long bytesOut;
+            try (Checkpoint out = Checkpoint.open(ctx.output())) {
+                bytesOut = out.names().stream().mapToLong(n -> out.info(n).byteSize()).sum();
+            }
+            return report(r, opts, bytesIn, bytesOut, coverage);
+        }
+    }
+
+    /** The whole checkpoint in one go (the {@code all} unit; also what the units together reproduce). */
+    JsonNode run(Parameters p, Plan plan, Path input, List<Path> extra, Path output, StageContext context) {
         QuantOptions opts = p.options();
         QuantReport r;
         CoverageReport coverage = null;
@@ -326,11 +559,11 @@ public final class QuantizeStage extends SingleUnitStage<QuantizeStage.Parameter
         try (Checkpoint out = Checkpoint.open(output)) {
             bytesOut = out.names().stream().mapToLong(n -> out.info(n).byteSize()).sum();
         }
-        return report(r, opts, bytesIn, bytesOut, coverage);
+        return report(r, opts, bytesIn, bytesOut, coverage == null ? null : coverage.toJson());
     }
 
     /** The stage report: the quantization report, sizes, fallbacks and the lines {@code moekit quantize} prints. */
-    static ObjectNode report(QuantReport r, QuantOptions opts, long bytesIn, long bytesOut, CoverageReport coverage) {
+    static ObjectNode report(QuantReport r, QuantOptions opts, long bytesIn, long bytesOut, JsonNode coverage) {
         ObjectNode rep = (ObjectNode) r.toJson();
         rep.put("method", opts.method().name());
         rep.put("allocation", opts.allocation().name());
@@ -345,7 +578,7 @@ public final class QuantizeStage extends SingleUnitStage<QuantizeStage.Parameter
             }
         }
         if (coverage != null) {
-            rep.set("coverage", coverage.toJson());
+            rep.set("coverage", coverage);
         }
         ArrayNode lines = rep.putArray("summary");
         lines.add(String.format(Locale.ROOT, "%s %s, %s: %d modules at %.2f bits per weight on average (%.2f stored, scales included)",

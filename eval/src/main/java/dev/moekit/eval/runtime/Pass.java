@@ -22,6 +22,7 @@ public final class Pass implements AutoCloseable {
     private final NDManager manager;
     private final List<NDArray> hidden = new ArrayList<>();
     private final List<StepContext> contexts = new ArrayList<>();
+    private static final int HIDDEN_MAGIC = 0x4d4b4853; // "MKHS"
     private LayerWeights loaded;   // layerwise mode: the current layer
     private int next;              // the next layer to advance through
 
@@ -93,6 +94,67 @@ public final class Pass implements AutoCloseable {
     /** The hidden states entering the next layer, per batch {@code [B, T, hidden]} (owned by the pass). */
     public NDArray hidden(int batch) {
         return hidden.get(batch);
+    }
+
+    /**
+     * Writes the hidden states entering {@link #nextLayer} (every batch, raw bytes in the runtime's dtype) to
+     * {@code file}, so another process can go on from this layer with {@link #load} and compute the same values.
+     */
+    public void save(java.nio.file.Path file) throws java.io.IOException {
+        try (var out = new java.io.DataOutputStream(new java.io.BufferedOutputStream(java.nio.file.Files.newOutputStream(file), 1 << 20))) {
+            out.writeInt(HIDDEN_MAGIC);
+            out.writeInt(next);
+            out.writeInt(hidden.size());
+            for (NDArray h : hidden) {
+                out.writeUTF(h.getDataType().name());
+                long[] shape = h.getShape().getShape();
+                out.writeInt(shape.length);
+                for (long d : shape) {
+                    out.writeLong(d);
+                }
+                byte[] bytes = h.toByteArray();
+                out.writeInt(bytes.length);
+                out.write(bytes);
+            }
+        }
+    }
+
+    /**
+     * Replaces the hidden states with those {@link #save} wrote for this pass's batches and moves to the layer they
+     * enter; refuses a file of other batches (count, shapes) or another layer than {@code layer}.
+     */
+    public void load(java.nio.file.Path file, int layer) throws java.io.IOException {
+        try (var in = new java.io.DataInputStream(new java.io.BufferedInputStream(java.nio.file.Files.newInputStream(file), 1 << 20))) {
+            if (in.readInt() != HIDDEN_MAGIC) {
+                throw new java.io.IOException(file + ": not a moekit hidden-state file");
+            }
+            int at = in.readInt();
+            int n = in.readInt();
+            if (at != layer || n != hidden.size() || at < 0 || at > spec.layers()) {
+                throw new java.io.IOException(file + ": holds the inputs of layer " + at + " for " + n + " batch(es); expected layer " + layer
+                        + " for " + hidden.size());
+            }
+            for (int b = 0; b < n; b++) {
+                DataType dt = DataType.valueOf(in.readUTF());
+                long[] shape = new long[in.readInt()];
+                for (int k = 0; k < shape.length; k++) {
+                    shape[k] = in.readLong();
+                }
+                byte[] bytes = new byte[in.readInt()];
+                in.readFully(bytes);
+                NDArray old = hidden.get(b);
+                if (!java.util.Arrays.equals(shape, old.getShape().getShape())) {
+                    throw new java.io.IOException(file + ": batch " + b + " has shape " + java.util.Arrays.toString(shape) + ", expected "
+                            + old.getShape());
+                }
+                java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocateDirect(bytes.length).order(java.nio.ByteOrder.nativeOrder());
+                buf.put(bytes).flip();
+                NDArray h = manager.create(buf, new ai.djl.ndarray.types.Shape(shape), dt);
+                hidden.set(b, h);
+                old.close();
+            }
+            next = at;
+        }
     }
 
     /** After the last layer: final norm and lm_head, handing fp32 logits {@code [B, T, vocab]} to {@code sink}. */

@@ -15,10 +15,11 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Submits a batch job to Slurm: per stage not yet committed, one job array over its unfinished units (one unit per
- * array task, {@code --array=...%workers}; units that depend on each other run in index order, {@code %1}), then a
- * commit job that depends on the array ({@code afterok}), the next stage's array depending on that commit, and a
- * finish job (evaluation, provenance, publish) last. Scripts and logs live in the job folder's {@code slurm/}. Job ids
+ * Submits a batch job to Slurm: per stage not yet committed, its unfinished units in dependency waves ({@link #waves}),
+ * one job array per wave (one unit per array task, {@code --array=...%workers}), each wave's array depending on the
+ * previous one ({@code afterok}); then a commit job that depends on the last array, the next stage's first array
+ * depending on that commit, and a finish job (evaluation, provenance, publish) last. Independent units (RTN, convert,
+ * per-layer pruning writes) form one wave; GPTQ's sequential layers form one wave per layer group. Scripts and logs live in the job folder's {@code slurm/}. Job ids
  * are recorded in {@code batch.json} for status, cancel and resume.
  */
 final class SlurmExecutor {
@@ -37,6 +38,7 @@ final class SlurmExecutor {
         Launch launch = Launch.current();
         List<String> ids = new ArrayList<>();
         String prev = null;
+        int waveScripts = 0;
         for (int i = 0; i < j.stages(); i++) {
             if (j.stageDone(i)) {
                 continue;
@@ -48,11 +50,11 @@ final class SlurmExecutor {
                     missing.add(k);
                 }
             }
-            if (!missing.isEmpty()) {
-                boolean chained = units.stream().anyMatch(u -> !u.after().isEmpty());
-                String range = String.join(",", missing.stream().map(String::valueOf).toList());
-                int limit = chained ? 1 : o.workers();
-                Path script = script(dir, String.format("s%02d-units.sh", i + 1), o, true,
+            for (List<Integer> wave : waves(units, missing)) {
+                String range = String.join(",", wave.stream().map(String::valueOf).toList());
+                int limit = o.workers();
+                int w = waveScripts++;
+                Path script = script(dir, String.format("s%02d-w%02d-units.sh", i + 1, w), o, true,
                         Launch.shell(launch.command("unit", job.dir().toString(), String.valueOf(i + 1), "#${SLURM_ARRAY_TASK_ID}",
                                 "--retries", String.valueOf(o.retries()))).replace("'#${SLURM_ARRAY_TASK_ID}'", "\"#${SLURM_ARRAY_TASK_ID}\""));
                 List<String> args = new ArrayList<>(List.of("--parsable", "--array=" + range + (limit > 0 ? "%" + limit : ""),
@@ -86,6 +88,32 @@ final class SlurmExecutor {
         job.saveSettings(s);
         events.info("submitted " + ids.size() + " Slurm job(s): " + String.join(", ", ids) + " (logs in " + dir + ")");
         return ids;
+    }
+
+    /**
+     * The unfinished units ({@code missing}: indices into {@code units}) in waves: a unit's wave is one after the
+     * latest wave of the unfinished units it waits for, so each wave's units are independent of each other and run
+     * as one array once the previous wave's array has succeeded.
+     */
+    static List<List<Integer>> waves(List<WorkUnit> units, List<Integer> missing) {
+        java.util.Map<String, Integer> waveOf = new java.util.HashMap<>();
+        List<List<Integer>> out = new ArrayList<>();
+        for (int k : missing) { // plans list a unit after those it waits for
+            WorkUnit u = units.get(k);
+            int w = 0;
+            for (String a : u.after()) {
+                Integer d = waveOf.get(a);
+                if (d != null) {
+                    w = Math.max(w, d + 1);
+                }
+            }
+            waveOf.put(u.id(), w);
+            while (out.size() <= w) {
+                out.add(new ArrayList<>());
+            }
+            out.get(w).add(k);
+        }
+        return out;
     }
 
     private static Path script(Path dir, String name, BatchOptions o, boolean units, String command) throws IOException {

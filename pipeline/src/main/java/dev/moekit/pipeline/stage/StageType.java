@@ -20,7 +20,9 @@ import java.nio.file.Path;
  *   {@link WorkUnit#after()}, possibly in other processes (batch jobs).</li>
  *   <li>{@link #commit}: assembles the units' results into the stage's output checkpoint folder.</li>
  * </ol>
- * Most stages are one unit today; {@link SingleUnitStage} is that shape.
+ * {@code convert}, {@code prune} and {@code quantize} split by groups of decoder layers ({@link TensorUnits}), with
+ * {@link WorkUnit#after()} edges where a unit needs another's result ({@link UnitContext#finished}); the others are
+ * one unit, the shape of {@link SingleUnitStage}.
  */
 public interface StageType<P extends Record> extends Method<P> {
     @SuppressWarnings({"unchecked", "rawtypes"})

@@ -25,6 +25,8 @@ import java.util.regex.Pattern;
 public final class TensorUnits {
     private static final Pattern LAYER = Pattern.compile("(?:^|\\.)layers\\.(\\d+)\\.");
     private static final String PART = "part";
+    /** The unit of the tensors outside decoder layers. */
+    public static final String REST = "rest";
 
     private TensorUnits() {}
 
@@ -38,7 +40,7 @@ public final class TensorUnits {
     public static String unitOf(String tensor, int layersPerUnit) {
         int l = layerOf(tensor);
         if (l < 0) {
-            return "rest";
+            return REST;
         }
         int first = l / layersPerUnit * layersPerUnit;
         return String.format("layers-%02d-%02d", first, first + layersPerUnit - 1);
@@ -61,7 +63,7 @@ public final class TensorUnits {
         List<WorkUnit> out = new ArrayList<>();
         for (var e : groups.entrySet()) {
             long bytes = e.getValue().stream().mapToLong(TensorSpec::byteSize).sum();
-            out.add(new WorkUnit(e.getKey(), e.getValue().size() + " tensor(s)" + (e.getKey().equals("rest") ? " outside decoder layers" : ""),
+            out.add(new WorkUnit(e.getKey(), e.getValue().size() + " tensor(s)" + (e.getKey().equals(REST) ? " outside decoder layers" : ""),
                     bytes * bytesInPerByteOut, bytes, bytes, List.of(), null));
         }
         return out;
@@ -78,10 +80,19 @@ public final class TensorUnits {
      */
     public static void assemble(List<TensorSpec> planned, Map<String, StageType.UnitResult> units, Path output, Checkpoint input, ObjectNode config,
                                 CheckpointWriter.Options options) {
+        assemble(planned, units, output, input, config, options, w -> { });
+    }
+
+    /** {@link #assemble}, with {@code files} writing the stage's own further files (after the input's, before the config). */
+    public static void assemble(List<TensorSpec> planned, Map<String, StageType.UnitResult> units, Path output, Checkpoint input, ObjectNode config,
+                                CheckpointWriter.Options options, java.util.function.Consumer<CheckpointWriter> files) {
         List<Checkpoint> parts = new ArrayList<>();
         try {
             Map<String, Checkpoint> byTensor = new HashMap<>();
             for (var u : units.entrySet()) {
+                if (!java.nio.file.Files.isDirectory(u.getValue().dir().resolve(PART))) {
+                    continue; // a unit that writes no tensors (statistics, decisions, hidden states)
+                }
                 Checkpoint c = Checkpoint.open(u.getValue().dir().resolve(PART));
                 parts.add(c);
                 for (String n : c.names()) {
@@ -100,6 +111,7 @@ public final class TensorUnits {
                     w.copy(t.name(), s, t.name());
                 }
                 w.copyOtherFiles(input);
+                files.accept(w);
                 w.commit(config);
             }
         } finally {

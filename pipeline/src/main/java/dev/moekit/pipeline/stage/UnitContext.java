@@ -15,4 +15,16 @@ public record UnitContext(Path input, List<Path> extra, Path dir, StageContext s
     public UnitContext {
         extra = List.copyOf(extra);
     }
+
+    /**
+     * The folder of a finished unit of the same stage that this one waits for ({@link WorkUnit#after()}), to read
+     * what it left there (hidden states, statistics, decisions); read-only.
+     */
+    public Path finished(String id) {
+        Path d = dir.getParent().resolve(id);
+        if (!java.nio.file.Files.isDirectory(d)) {
+            throw new IllegalStateException("unit " + id + " has not finished (no " + d + ")");
+        }
+        return d;
+    }
 }

@@ -103,7 +103,7 @@ public final class LocalSlurm implements AutoCloseable {
     }
 
     /** Runs a slurm client command against this cluster; its output, or null on failure. */
-    static String run(Path conf, String... cmd) throws IOException, InterruptedException {
+    public static String run(Path conf, String... cmd) throws IOException, InterruptedException {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().put("SLURM_CONF", conf.toString());
         Process p = pb.start();

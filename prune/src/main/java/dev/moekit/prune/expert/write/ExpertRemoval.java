@@ -59,6 +59,25 @@ public final class ExpertRemoval {
     }
 
     /**
+     * Writes the output tensors whose names {@code mine} accepts (a batch work unit's share) into the writer
+     * {@code writerFor} makes for them, and commits it without a config; the same bytes {@link #write} gives those
+     * tensors. Returns their bytes.
+     */
+    public static long writeSome(Checkpoint in, ModelSpec spec, List<LayerResult> layers, java.util.function.Predicate<String> mine,
+                                 java.util.function.Function<List<TensorSpec>, CheckpointWriter> writerFor) {
+        Map<String, Planned> plan = plan(TensorTable.of(in), spec, layers);
+        plan.keySet().removeIf(n -> !mine.test(n));
+        List<TensorSpec> specs = plan.values().stream().map(Planned::spec).toList();
+        try (CheckpointWriter w = writerFor.apply(specs)) {
+            for (Map.Entry<String, Planned> e : plan.entrySet()) {
+                emit(in, w, e.getKey(), e.getValue());
+            }
+            w.commit(null);
+        }
+        return specs.stream().mapToLong(TensorSpec::byteSize).sum();
+    }
+
+    /**
      * The output tensors (names, dtypes, shapes, in output order) for {@code layers}; only the kept counts matter, so
      * a plan may pass placeholder decisions.
      */
