@@ -12,7 +12,7 @@ For every checkpoint folder given:
      does a model built from the config alone (from_config): never uninitialised memory.
 Exit status 1 if any check fails. Runs offline. Example (on the GPU machine, from the repository root):
     python3 scripts/hf/check_ce.py out/ce/mixtral-ce-trained out/ce/qwen2moe-ce-trained \
-        --data ../shared/data/*.test.txt --windows 32 --reference ../shared/models/mixtral-tiny
+        --data ../shared/data/*.test.txt --reference ../shared/models/mixtral-tiny
 """
 import argparse
 import glob
@@ -89,12 +89,13 @@ def init_check(folder, device):
 
 
 def moekit_json(folder, explicit):
+    """(perplexity by domain, window, windows) of moekit eval's JSON for folder, or (None, None, None)."""
     path = explicit or folder.rstrip("/") + ".moekit.json"
     if not os.path.exists(path):
-        return None
+        return None, None, None
     with open(path, encoding="utf-8") as f:
         j = json.load(f)
-    return {d["domain"]: d["perplexity"] for d in j["domains"]}
+    return {d["domain"]: d["perplexity"] for d in j["domains"]}, j.get("window"), j.get("windows")
 
 
 def main(argv):
@@ -103,8 +104,8 @@ def main(argv):
     p.add_argument("--data", nargs="+", required=True, help="test text files, one domain each")
     p.add_argument("--reference", help="original model for KL divergence")
     p.add_argument("--moekit", action="append", default=[], help="moekit eval --json files, in the order of the models")
-    p.add_argument("--window", type=int, default=256)
-    p.add_argument("--windows", type=int, default=32)
+    p.add_argument("--window", type=int, help="tokens per window (default: moekit's JSON, else 256)")
+    p.add_argument("--windows", type=int, help="windows per file (default: moekit's JSON, else 32)")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     a = p.parse_args(argv)
@@ -119,10 +120,13 @@ def main(argv):
         out["ces_loaded"] = list(loaded) if loaded else None
         if not loaded or loaded[0] != loaded[1] or loaded[1] == 0:
             out["problems"].append(f"ces loaded from the checkpoint for {loaded} MoE blocks (want all)")
-        mk = moekit_json(folder, a.moekit[i] if i < len(a.moekit) else None)
+        mk, mk_window, mk_windows = moekit_json(folder, a.moekit[i] if i < len(a.moekit) else None)
+        window = a.window or mk_window or 256
+        count = a.windows or mk_windows or 32
+        out["protocol"] = {"window": window, "windows": count}
         for path in a.data:
             domain = os.path.basename(path).split(".")[0]
-            wins = hf_eval.windows(folder, path, a.window, a.windows)
+            wins = hf_eval.windows(folder, path, window, count)
             res, _ = hf_eval.score(model, ref, wins, a.batch, a.device)
             row = {"ppl": res["ppl"], "tokens": res["tokens"]}
             if "kl" in res:

@@ -46,6 +46,9 @@ public final class CompressedExpertsResults {
         List<String> models = args.length > 5 ? List.of(args).subList(5, args.length)
                 : List.of("mixtral-tiny", "mixtral-upcycled-tiny", "qwen2moe-tiny");
         Files.createDirectories(work);
+        // one intra-op thread: on a shared machine two OpenMP threads stall each other at every barrier (tens of times slower)
+        ai.djl.engine.Engine.getEngine("PyTorch");
+        ai.djl.pytorch.jni.JniUtils.setNumThreads(Integer.getInteger("moekit.threads", 1));
         List<Row> rows = new ArrayList<>();
         Map<String, double[]> recovery = new LinkedHashMap<>();
         for (String m : models) {
@@ -143,7 +146,7 @@ public final class CompressedExpertsResults {
                 .append(" windows of 256 tokens of each `*.test.txt` split, perplexity per domain, KL of the model's next-token ")
                 .append("distribution from the original's (mean over all scored positions), active parameters per token ")
                 .append("(embeddings and lm_head included; CE rows add the k_a ces rows a token reads) and eval tokens/s ")
-                .append("(batch 8, one run on a shared machine: read the speed loosely).\n\n");
+                .append("(batch 8, one intra-op thread, one run on a shared machine: read the speed loosely).\n\n");
         s.append("| model | setting | python | kernel | dict | misc | KL | active params | eval tok/s | note |\n");
         s.append("|---|---|---|---|---|---|---|---|---|---|\n");
         for (Row r : rows) {
