@@ -11,8 +11,7 @@ For every checkpoint folder given:
   3. the init check (PyTorch only): the same folder with its ces tensors removed loads with every ces exactly 1, and so
      does a model built from the config alone (from_config): never uninitialised memory.
 Exit status 1 if any check fails. Runs offline. Example (on the GPU machine, from the repository root):
-    python3 scripts/hf/check_ce.py out/ce/mixtral-ce-trained out/ce/qwen2moe-ce-trained \
-        --data ../shared/data/*.test.txt --reference ../shared/models/mixtral-tiny
+    python3 scripts/hf/check_ce.py out/ce/*-ce-* --data ../shared/data/*.test.txt > docs/results/ce-hf-check.json
 """
 import argparse
 import glob
@@ -89,27 +88,27 @@ def init_check(folder, device):
 
 
 def moekit_json(folder, explicit):
-    """(perplexity by domain, window, windows) of moekit eval's JSON for folder, or (None, None, None)."""
+    """(perplexity by domain, window, windows, reference) of moekit eval's JSON for folder, or Nones."""
     path = explicit or folder.rstrip("/") + ".moekit.json"
     if not os.path.exists(path):
-        return None, None, None
+        return None, None, None, None
     with open(path, encoding="utf-8") as f:
         j = json.load(f)
-    return {d["domain"]: d["perplexity"] for d in j["domains"]}, j.get("window"), j.get("windows")
+    return {d["domain"]: d["perplexity"] for d in j["domains"]}, j.get("window"), j.get("windows"), j.get("reference")
 
 
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("models", nargs="+", help="compressed-experts checkpoint folders written by moekit")
     p.add_argument("--data", nargs="+", required=True, help="test text files, one domain each")
-    p.add_argument("--reference", help="original model for KL divergence")
+    p.add_argument("--reference", help="original model for KL divergence (default: the reference in moekit's JSON)")
     p.add_argument("--moekit", action="append", default=[], help="moekit eval --json files, in the order of the models")
     p.add_argument("--window", type=int, help="tokens per window (default: moekit's JSON, else 256)")
     p.add_argument("--windows", type=int, help="windows per file (default: moekit's JSON, else 32)")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     a = p.parse_args(argv)
-    ref = hf_eval.load(a.reference, a.device, torch.float32) if a.reference else None
+    refs = {}
     failed = False
     report = {"transformers": __import__("transformers").__version__, "torch": torch.__version__, "models": {}}
     for i, folder in enumerate(a.models):
@@ -120,7 +119,12 @@ def main(argv):
         out["ces_loaded"] = list(loaded) if loaded else None
         if not loaded or loaded[0] != loaded[1] or loaded[1] == 0:
             out["problems"].append(f"ces loaded from the checkpoint for {loaded} MoE blocks (want all)")
-        mk, mk_window, mk_windows = moekit_json(folder, a.moekit[i] if i < len(a.moekit) else None)
+        mk, mk_window, mk_windows, mk_ref = moekit_json(folder, a.moekit[i] if i < len(a.moekit) else None)
+        ref_path = a.reference or (mk_ref if mk_ref and os.path.isdir(mk_ref) else None)
+        if ref_path and ref_path not in refs:
+            refs.clear()
+            refs[ref_path] = hf_eval.load(ref_path, a.device, torch.float32)
+        ref = refs.get(ref_path)
         window = a.window or mk_window or 256
         count = a.windows or mk_windows or 32
         out["protocol"] = {"window": window, "windows": count}
