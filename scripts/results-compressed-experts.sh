@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Re-runs the compressed-experts comparison and rewrites docs/results/compressed-experts.md; the checkpoints stay in
 # out/ce/ (each with its moekit eval JSON beside it) for scripts/hf/check_ce.py on a machine with transformers.
-#   scripts/results-compressed-experts.sh [trainTokens=32768] [evalWindows=16] [models...]
+#   scripts/results-compressed-experts.sh [trainTokens=16384] [evalWindows=16] [models...]
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_MODULE=distill . "$here/scripts/bench-classpath.sh"

@@ -29,6 +29,7 @@ import dev.moekit.toolkit.model.CompressedExperts;
 import dev.moekit.toolkit.model.LayerSpec;
 import dev.moekit.toolkit.model.ModelSpec;
 import dev.moekit.toolkit.model.Role;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -246,6 +247,7 @@ public final class CompressExpertsStage extends SingleUnitStage<CompressExpertsS
     protected JsonNode run(Parameters p, Plan plan, Path input, List<Path> extra, Path output, StageContext ctx) throws Exception {
         ObjectNode cfg;
         ModelSpec spec;
+        Path student;
         ObjectNode rep = Json.PRETTY.createObjectNode();
         try (Checkpoint in = Checkpoint.open(input)) {
             spec = ModelSpec.of(in);
@@ -259,8 +261,18 @@ public final class CompressExpertsStage extends SingleUnitStage<CompressExpertsS
                 return rep;
             }
             // the student: the CE (or top-main) config over the input's tensors; ces is added as a trainable parameter
-            CeCheckpoint.write(in, spec, cfg, false, prepared(output), input);
+            student = student(p, output);
+            String source = source(input, cfg);
+            Path stamp = student.resolveSibling(student.getFileName() + ".source");
+            boolean reuse = p.stateDir() != null && Files.isDirectory(student) && Files.exists(stamp)
+                    && Files.readString(stamp).equals(source);
+            if (!reuse) {
+                FileTrees.delete(student);
+                CeCheckpoint.write(in, spec, cfg, false, student, input);
+                Files.writeString(stamp, source);
+            }
         }
+        boolean done = false;
         try {
             ModelSpec out = CeCheckpoint.spec(cfg, spec, p.compressed());
             List<AddedParameter> added = new ArrayList<>();
@@ -274,7 +286,7 @@ public final class CompressExpertsStage extends SingleUnitStage<CompressExpertsS
             }
             int window = window(p, ctx);
             List<Path> files = ctx.calibration().data().stream().map(Path::of).toList();
-            TrainSpec spec2 = TrainSpec.builder(prepared(output), new TrainData.TextFiles(files, window, p.windowsPerFile()))
+            TrainSpec spec2 = TrainSpec.builder(student, new TrainData.TextFiles(files, window, p.windowsPerFile()))
                     .teacher(p.loss().equals("kd") ? input : null).output(output)
                     .train(Parameters.groups(p.train(), p.compressed()))
                     .steps(steps(p, window)).batch(p.batchSize()).accumulation(p.accumulation()).losses(p.losses()).optim(p.optim())
@@ -285,14 +297,37 @@ public final class CompressExpertsStage extends SingleUnitStage<CompressExpertsS
             ctx.info("compress_experts: " + r.summary());
             rep = r.toJson();
             rep.put("loss_png", Base64.getEncoder().encodeToString(LossCurve.png(r.log())));
+            done = true;
             return rep;
         } finally {
-            FileTrees.delete(prepared(output));
+            if (done || p.stateDir() == null) {
+                FileTrees.delete(student);
+                Files.deleteIfExists(student.resolveSibling(student.getFileName() + ".source"));
+            }
         }
     }
 
-    /** The training student's folder beside the unit's output. */
-    private static Path prepared(Path output) {
-        return output.resolveSibling(output.getFileName() + ".student");
+    /**
+     * The training student's folder: beside the unit's output, or in {@code state_dir} (kept until training ends, so a
+     * restarted run finds the same student and its training state resumes).
+     */
+    private static Path student(Parameters p, Path output) throws java.io.IOException {
+        if (p.stateDir() == null) {
+            return output.resolveSibling(output.getFileName() + ".student");
+        }
+        Path dir = Path.of(p.stateDir()).toAbsolutePath();
+        Files.createDirectories(dir);
+        return dir.resolve("student");
+    }
+
+    /** What the student was made from: the input's files (name, size, modification time) and the config. */
+    private static String source(Path input, ObjectNode cfg) throws java.io.IOException {
+        StringBuilder b = new StringBuilder(input.toAbsolutePath().normalize().toString()).append('\n');
+        try (var files = Files.list(input)) {
+            for (Path f : files.sorted().toList()) {
+                b.append(f.getFileName()).append(':').append(Files.size(f)).append(':').append(Files.getLastModifiedTime(f).toMillis()).append('\n');
+            }
+        }
+        return b.append(cfg.toString()).toString();
     }
 }

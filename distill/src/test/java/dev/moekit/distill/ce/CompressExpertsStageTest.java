@@ -83,7 +83,8 @@ class CompressExpertsStageTest {
             Pipeline.Result untrained = Pipeline.standard(Events.NONE).run(recipe(src, tmp.resolve("ones"), params("{\"main\": 1}")));
             assertEquals(0, untrained.provenance().path("stages").get(0).path("report").path("steps").asInt());
             Pipeline.Result r = Pipeline.standard(Events.NONE).run(recipe(src, tmp.resolve("trained"),
-                    params("{\"main\": 1, \"train_tokens\": 7680, \"batch_size\": 4, \"lr\": 0.02}")));
+                    params("{\"main\": 1, \"train_tokens\": 7680, \"batch_size\": 4, \"lr\": 0.02, \"checkpoint_every\": 10, \"state_dir\": \""
+                            + tmp.resolve("state") + "\"}")));
             JsonNode rep = r.provenance().path("stages").get(0).path("report");
             assertEquals(30, rep.path("steps").asInt(), rep.path("summary").asText());
             assertEquals(6, rep.path("tensors").asInt(), "one ces per layer trains, nothing else");
@@ -107,6 +108,7 @@ class CompressExpertsStageTest {
                 assertTrue(moved, "ces trained");
                 assertTrue(Files.exists(tmp.resolve("trained/modeling_moekit_ce.py")));
                 assertFalse(Files.exists(tmp.resolve("trained.work")), "work folder removed");
+                assertFalse(Files.exists(tmp.resolve("state/student")), "the student kept in state_dir is removed once training ended");
             }
         } finally {
             JniUtils.setNumThreads(threads);

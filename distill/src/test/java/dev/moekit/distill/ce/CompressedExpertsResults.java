@@ -30,7 +30,7 @@ import java.util.Map;
  * kept under {@code <work>/<model>-<row>} with its {@code moekit eval} JSON beside it ({@code <dir>.moekit.json}) for
  * {@code scripts/hf/check_ce.py}.
  *
- * <p>{@code CompressedExpertsResults <shared dir> <out.md> <work dir> [trainTokens=32768] [evalWindows=16] [models...]}
+ * <p>{@code CompressedExpertsResults <shared dir> <out.md> <work dir> [trainTokens=16384] [evalWindows=16] [models...]}
  */
 public final class CompressedExpertsResults {
     private record Row(String model, String setting, EvalResult eval, long active, String note) {}
@@ -41,7 +41,7 @@ public final class CompressedExpertsResults {
         Path shared = Path.of(args[0]).toAbsolutePath().normalize();
         Path md = Path.of(args[1]);
         Path work = Path.of(args[2]).toAbsolutePath().normalize();
-        long tokens = args.length > 3 ? Long.parseLong(args[3]) : 32768;
+        long tokens = args.length > 3 ? Long.parseLong(args[3]) : 16384;
         int evalWindows = args.length > 4 ? Integer.parseInt(args[4]) : 16;
         List<String> models = args.length > 5 ? List.of(args).subList(5, args.length)
                 : List.of("mixtral-tiny", "mixtral-upcycled-tiny", "qwen2moe-tiny");
@@ -64,17 +64,21 @@ public final class CompressedExpertsResults {
             rows.add(new Row(m, "full top-" + k, full, active(src), "the input"));
             String half = "top-" + main;
             String ce = main + " + " + (k - main) + " compressed";
-            Row plain = run(shared, src, work.resolve(m + "-half"), m, half + ", no training", rows, tokens, evalWindows,
-                    "{\"main\": " + main + ", \"compressed\": false}", "num_experts_per_tok " + main + ", the family's own weights");
-            run(shared, src, work.resolve(m + "-ce-ones"), m, ce + ", ces at ones (no training)", rows, tokens, evalWindows,
-                    "{\"main\": " + main + "}", "main experts keep their top-" + k + " weights");
+            Row plain = run(shared, src, work.resolve(m + "-half"), m, half + ", no training", rows, evalWindows,
+                    "[{\"compress_experts\": {\"main\": " + main + ", \"compressed\": false}}]", "num_experts_per_tok " + main + ", the family's own weights");
+            run(shared, src, work.resolve(m + "-ce-ones"), m, ce + ", ces at ones (no training)", rows, evalWindows,
+                    "[{\"compress_experts\": {\"main\": " + main + "}}]", "main experts keep their top-" + k + " weights");
             String joint = "{\"main\": %d, \"train_tokens\": %d, \"train\": \"%s\", \"lr\": %s, \"window\": 128, \"batch_size\": 4%s}";
-            Row plainTrained = run(shared, src, work.resolve(m + "-half-trained"), m, half + ", routers+experts trained (KD)", rows, tokens, evalWindows,
-                    String.format(Locale.ROOT, joint, main, tokens, "routers,experts", "1.0e-3", ", \"compressed\": false"), "the same training without CE");
-            Row cesOnly = run(shared, src, work.resolve(m + "-ce-trained"), m, ce + ", ces trained (KD)", rows, tokens, evalWindows,
-                    String.format(Locale.ROOT, joint, main, tokens, "ces", "1.0e-2", ""), "only the new vectors train");
-            Row cesJoint = run(shared, src, work.resolve(m + "-ce-joint"), m, ce + ", ces+routers+experts trained (KD)", rows, tokens, evalWindows,
-                    String.format(Locale.ROOT, joint, main, tokens, "ces,routers,experts", "1.0e-3", ""), "the same training with CE");
+            String weights = String.format(Locale.ROOT, "{\"teacher\": \"%s\", \"steps\": %d, \"batch_size\": 4, \"window\": 128, "
+                    + "\"train\": \"routers,experts\", \"lr\": 1.0e-4}", src, Math.max(1, tokens / 512));
+            Row plainTrained = run(shared, src, work.resolve(m + "-half-trained"), m, half + ", routers+experts trained (KD)", rows, evalWindows,
+                    "[{\"compress_experts\": " + String.format(Locale.ROOT, joint, main, 0, "ces", "1.0e-2", ", \"compressed\": false")
+                            + "}, {\"distill\": " + weights + "}]", "the same weight training without CE");
+            String cesStage = "{\"compress_experts\": " + String.format(Locale.ROOT, joint, main, tokens, "ces", "1.0e-2", "") + "}";
+            Row cesOnly = run(shared, src, work.resolve(m + "-ce-trained"), m, ce + ", ces trained (KD)", rows, evalWindows,
+                    "[" + cesStage + "]", "only the new vectors train");
+            Row cesJoint = run(shared, src, work.resolve(m + "-ce-joint"), m, ce + ", ces trained, then routers+experts+ces (KD)", rows, evalWindows,
+                    "[" + cesStage + ", {\"distill\": " + weights + "}]", "the ces run, then the same weight training");
             double f = meanNll(full);
             double h = meanNll(plain.eval());
             recovery.put(m, new double[] {
@@ -88,15 +92,15 @@ public final class CompressedExpertsResults {
         return java.util.stream.Stream.of("python", "kernel", "dict", "misc").map(d -> shared.resolve("data/" + d + ".test.txt")).toList();
     }
 
-    private static Row run(Path shared, Path src, Path out, String model, String setting, List<Row> rows, long tokens,
-                           int evalWindows, String stage, String note) throws Exception {
+    private static Row run(Path shared, Path src, Path out, String model, String setting, List<Row> rows,
+                           int evalWindows, String stages, String note) throws Exception {
         ObjectNode r = Json.PRETTY.createObjectNode();
         r.put("model", src.toString());
         r.put("output", out.toString());
         r.put("replace", true);
         r.put("seed", 0);
         r.putObject("calibration").putArray("data").add(shared.resolve("data/*.valid.txt").toString());
-        r.putArray("stages").addObject().set("compress_experts", Json.STRICT.readTree(stage));
+        r.set("stages", Json.STRICT.readTree(stages));
         r.putObject("eval").put("windows", evalWindows).put("window", 256)
                 .putArray("data").add(shared.resolve("data/*.test.txt").toString());
         long t0 = System.nanoTime();
@@ -140,9 +144,12 @@ public final class CompressedExpertsResults {
         s.append("Produced by `scripts/results-compressed-experts.sh` (").append(Instant.now().toString(), 0, 10).append(", ")
                 .append(Runtime.getRuntime().availableProcessors()).append(" CPU cores, fp32). Stage `compress_experts` ")
                 .append("([docs/compressed-experts.md](../compressed-experts.md)); top-k halved to k_m = k/2 main experts, the other ")
-                .append("k/2 of the router's top-k become compressed experts. Training: ").append(tokens)
-                .append(" tokens of the `*.valid.txt` splits (windows of 128, batch 4, AdamW, cosine to lr/10, no weight decay), ")
-                .append("KD on the top-8 logits of the original model with its full top-k. Evaluation: the first ").append(evalWindows)
+                .append("k/2 of the router's top-k become compressed experts. Every training run: ").append(tokens)
+                .append(" tokens of the `*.valid.txt` splits (windows of 128, batch 4, AdamW, cosine to lr/10), KD on the top-8 ")
+                .append("logits of the original model with its full top-k; `ces` alone with lr 1e-2 and no weight decay (stage ")
+                .append("`compress_experts`), routers+experts with lr 1e-4 (stage `distill` after it, which then trains `ces` too, ")
+                .append("as a routed-expert tensor). The last CE row is the ces run followed by the same weight training as the ")
+                .append("no-CE row, so it has seen twice the tokens. Evaluation: the first ").append(evalWindows)
                 .append(" windows of 256 tokens of each `*.test.txt` split, perplexity per domain, KL of the model's next-token ")
                 .append("distribution from the original's (mean over all scored positions), active parameters per token ")
                 .append("(embeddings and lm_head included; CE rows add the k_a ces rows a token reads) and eval tokens/s ")
@@ -160,7 +167,7 @@ public final class CompressedExpertsResults {
         }
         s.append("\nShare of the loss (mean NLL over all test tokens) lost by halving top-k that each trained setting wins back, ")
                 .append("(NLL_halved - NLL) / (NLL_halved - NLL_full):\n\n");
-        s.append("| model | routers+experts, no CE | CE, ces only | CE, ces+routers+experts |\n|---|---|---|---|\n");
+        s.append("| model | routers+experts, no CE | CE, ces only | CE, ces then routers+experts |\n|---|---|---|---|\n");
         recovery.forEach((m, v) -> s.append(String.format(Locale.ROOT, "| %s | %.0f%% | %.0f%% | %.0f%% |%n", m, 100 * v[0], 100 * v[1], 100 * v[2])));
         return s.toString();
     }
