@@ -36,9 +36,9 @@ final class FeedForward {
         if (observed) {
             obs.router(layer, routing);
         }
-        NDArray out = observed && obs.allExperts()
-                ? allExperts(w, x, r, ctx, obs)
-                : routedExperts(w, x, r, ctx, obs);
+        NDArray out = w.compressed().enabled() ? compressedExperts(w, x, r, ctx, obs)
+                : observed && obs.allExperts() ? allExperts(w, x, r, ctx, obs)
+                : routedExperts(w, x, r.indices(), r.weights(), null, ctx, obs);
         if (w.get(Role.SHARED_UP) != null) {
             NDArray shared = swiglu(x, w.get(Role.SHARED_GATE), w.get(Role.SHARED_UP), w.get(Role.SHARED_DOWN), ctx,
                     obs, layer, -1, Role.SHARED_GATE, Role.SHARED_UP, Role.SHARED_DOWN);      // [N, hidden]
@@ -51,22 +51,52 @@ final class FeedForward {
         return ctx.extension().feedForward(w, x, routing, out);
     }
 
-    /** Sparse dispatch: each expert sees only its routed tokens. */
-    private static NDArray routedExperts(LayerWeights w, NDArray x, Router.Decision r, StepContext ctx,
-                                         ForwardObserver obs) {
+    /**
+     * Compressed experts ({@link dev.moekit.toolkit.model.CompressedExperts}): of the router's top-k (best first)
+     * the first {@code m = k - n_ce} run with their own routing weights (not renormalised); the last {@code n_ce}
+     * never run, their weights renormalised over themselves mix their {@code ces} rows into theta {@code [N, W]},
+     * which modulates the main experts' inputs and intermediate activation. Without a {@code ces} tensor theta is
+     * ones, so the layer is plain top-m.
+     */
+    private static NDArray compressedExperts(LayerWeights w, NDArray x, Router.Decision r, StepContext ctx,
+                                             ForwardObserver obs) {
+        int k = (int) r.indices().getShape().get(1);
+        int m = w.compressed().main(w.spec());
+        NDArray mainIdx = m == k ? r.indices() : r.indices().get(":, :" + m);           // [N, m]
+        NDArray mainW = m == k ? r.weights() : r.weights().get(":, :" + m);             // [N, m]
+        NDArray ces = w.ces(x.getManager());                                            // [E, W] or null (ones)
+        NDArray theta = null;
+        if (ces != null && m < k) {
+            NDArray auxW = r.weights().get(":, " + m + ":");                            // [N, a] fp32
+            NDArray alpha = auxW.div(auxW.sum(new int[] {-1}, true));                   // renormalised over the aux set
+            NDArray mix = r.indices().get(":, " + m + ":").oneHot(w.spec().experts(), DataType.FLOAT32)
+                    .mul(alpha.expandDims(2)).sum(new int[] {1});                       // [N, E]
+            theta = Ops.cast(mix, x.getDataType()).matMul(ces);                         // [N, W]
+        }
+        return routedExperts(w, x, mainIdx, mainW, theta, ctx, obs);
+    }
+
+    /**
+     * Sparse dispatch: each expert sees only its routed tokens. {@code theta} {@code [N, W]} (compressed experts) or
+     * null: per token, theta_1 = {@code [0, d)} scales the gate input, theta_3 = {@code [d, 2d)} the up input and
+     * theta_2 = {@code [2d, 2d + ffn)} the intermediate activation.
+     */
+    private static NDArray routedExperts(LayerWeights w, NDArray x, NDArray indices, NDArray gates, NDArray theta,
+                                         StepContext ctx, ForwardObserver obs) {
         long n = x.getShape().get(0);
         long hidden = x.getShape().get(1);
-        int k = (int) r.indices().getShape().get(1);
+        int k = (int) indices.getShape().get(1);
         int experts = w.spec().experts();
-        NDArray flat = r.indices().reshape(-1);                                  // [N*k] expert of each pair
+        NDArray flat = indices.reshape(-1);                                      // [N*k] expert of each pair
         NDArray order = flat.argSort(0, true);                                   // pairs sorted by expert
         NDArray tokenOfPair = x.getManager().arange(0, (int) n, 1, DataType.INT64)
                 .reshape(n, 1).broadcast(n, k).reshape(-1);                      // [N*k]
         NDArray tokens = tokenOfPair.get(order);                                 // [N*k] token per sorted pair
         NDArray inputs = x.get(tokens);                                          // [N*k, hidden]
+        NDArray thetas = theta == null ? null : theta.get(tokens);               // [N*k, W]
         long[] counts = countsPerExpert(flat, experts);
-        NDArray weights = Ops.cast(r.weights(), x.getDataType()).reshape(-1).get(order);   // [N*k]
-        if (padded(w, ctx, obs)) {
+        NDArray weights = Ops.cast(gates, x.getDataType()).reshape(-1).get(order);   // [N*k]
+        if (thetas == null && padded(w, ctx, obs)) {
             NDArray y = paddedExperts(w, inputs, counts);                          // [N*k, hidden] sorted
             return y.mul(weights.expandDims(1)).get(order.argSort(0, true)).reshape(n, k, hidden).sum(new int[] {1});
         }
@@ -78,7 +108,8 @@ final class FeedForward {
             }
             long end = start + counts[e];
             NDArray in = inputs.get(start + ":" + end);                         // [n_e, hidden]
-            NDArray y = expert(w, e, in, ctx, obs);
+            NDArray y = thetas == null ? expert(w, e, in, ctx, obs)
+                    : compressedExpert(w, e, in, thetas.get(start + ":" + end), ctx, obs);
             if (obs.observes(w.layer())) {
                 obs.expert(w.layer(), e, tokens.get(start + ":" + end), in, y);
             }
@@ -154,6 +185,23 @@ final class FeedForward {
     private static NDArray expert(LayerWeights w, int e, NDArray in, StepContext ctx, ForwardObserver obs) {
         return swiglu(in, w.expert(Role.EXPERT_GATE, e), w.expert(Role.EXPERT_UP, e), w.expert(Role.EXPERT_DOWN, e),
                 ctx, obs, w.layer(), e, Role.EXPERT_GATE, Role.EXPERT_UP, Role.EXPERT_DOWN);
+    }
+
+    /** {@code W_down (silu(W_gate (x * theta_1)) * W_up (x * theta_3) * theta_2)}; {@code theta} {@code [n, W]}. */
+    private static NDArray compressedExpert(LayerWeights w, int e, NDArray in, NDArray theta, StepContext ctx,
+                                            ForwardObserver obs) {
+        long d = in.getShape().get(1);
+        long f = w.spec().expertFfn();
+        NDArray xg = in.mul(theta.get(":, 0:" + d));
+        NDArray xu = in.mul(theta.get(":, " + d + ":" + 2 * d));
+        int layer = w.layer();
+        ctx.linearInput(obs, layer, e, xg, Role.EXPERT_GATE);
+        ctx.linearInput(obs, layer, e, xu, Role.EXPERT_UP);
+        NDArray h = Ops.silu(Ops.linear(xg, w.expert(Role.EXPERT_GATE, e), null))
+                .mul(Ops.linear(xu, w.expert(Role.EXPERT_UP, e), null))
+                .mul(theta.get(":, " + 2 * d + ":" + (2 * d + f)));                    // [n, ffn]
+        ctx.linearInput(obs, layer, e, h, Role.EXPERT_DOWN);
+        return Ops.linear(h, w.expert(Role.EXPERT_DOWN, e), null);
     }
 
     /** {@code W_down (silu(W_gate x) * W_up x)}, reporting linear inputs to the observer. */

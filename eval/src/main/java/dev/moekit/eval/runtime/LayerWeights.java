@@ -3,6 +3,7 @@ package dev.moekit.eval.runtime;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.lang.foreign.Arena;
+import dev.moekit.toolkit.model.CompressedExperts;
 import dev.moekit.toolkit.model.LayerSpec;
 import dev.moekit.toolkit.model.ModelSpec;
 import dev.moekit.toolkit.model.Role;
@@ -32,6 +33,8 @@ public final class LayerWeights implements AutoCloseable {
     private final List<Map<Role, NDArray>> experts = new ArrayList<>();
     /** Parameters a method added, by name, in the compute dtype. */
     private final Map<String, NDArray> extras = new LinkedHashMap<>();
+    /** Compressed experts of this layer ({@link CompressedExperts#NONE} unless the config enables them). */
+    private final CompressedExperts ce;
 
     LayerWeights(NDManager parent, WeightLoader loader, int layer) {
         this.layer = layer;
@@ -39,6 +42,7 @@ public final class LayerWeights implements AutoCloseable {
         this.layerSpec = loader.spec().layer(layer);
         this.manager = parent.newSubManager();
         this.arena = Arena.ofShared();
+        this.ce = layerSpec.moe() ? CompressedExperts.of(loader.spec()) : CompressedExperts.NONE;
         try {
             load(loader.spec());
         } catch (RuntimeException e) {
@@ -53,6 +57,9 @@ public final class LayerWeights implements AutoCloseable {
                     && loader.has(role, layer)) {
                 tensors.put(role, loader.layer(manager, arena, role, layer));
             }
+        }
+        if (ce.enabled() && loader.has(Role.CES, layer)) {
+            tensors.put(Role.CES, loader.layer(manager, arena, Role.CES, layer));
         }
         int count = layerSpec.experts();
         for (int e = 0; e < count; e++) {
@@ -70,6 +77,29 @@ public final class LayerWeights implements AutoCloseable {
                 experts.get(e).put(role, stack != null ? stack.get(e) : loader.expert(manager, arena, role, layer, e, shape));
             }
         }
+    }
+
+    /** The compressed-experts settings of this layer. */
+    public CompressedExperts compressed() {
+        return ce;
+    }
+
+    /**
+     * The compressed experts' vectors {@code [E, width]} (flattened per expert): a method's added parameter
+     * {@code ces} when there is one (training), else the checkpoint's tensor, else null, which means ones; a 3-D
+     * tensor is viewed flat in {@code scope}.
+     */
+    NDArray ces(NDManager scope) {
+        NDArray a = extras.get("ces");
+        if (a == null) {
+            a = tensors.get(Role.CES);
+        }
+        if (a == null || a.getShape().dimension() == 2) {
+            return a;
+        }
+        NDArray flat = a.reshape(layerSpec.experts(), -1);   // the released code's [E, 3, d]
+        flat.attach(scope);                                    // a view for this step, freed with it
+        return flat;
     }
 
     /** Phi-3.5-MoE's sparsemixer threshold {@code router_jitter_noise} (default 0.01). */

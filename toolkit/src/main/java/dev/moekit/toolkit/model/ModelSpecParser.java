@@ -135,8 +135,10 @@ final class ModelSpecParser {
                 throw new CheckpointException(where + ": key '" + c.keyOf("dtype") + "' names unknown dtype " + Text.quote(dt));
             }
         }
-        return new ModelSpec(f, layers, hidden, heads, kvHeads, headDim, vocab, eps, theta, slidingWindow(c), !present.contains(Role.LM_HEAD),
+        ModelSpec spec = new ModelSpec(f, layers, hidden, heads, kvHeads, headDim, vocab, eps, theta, slidingWindow(c), !present.contains(Role.LM_HEAD),
                 present.contains(Role.Q_BIAS), present.contains(Role.Q_NORM), facts.fused(), routing, specs, dtype, cfg, mla, present);
+        CompressedExperts.check(spec, c);
+        return spec;
     }
 
     /** Full attention (0) when sliding is switched off or no layer type is sliding; else the window. */

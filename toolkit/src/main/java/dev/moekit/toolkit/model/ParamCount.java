@@ -33,6 +33,7 @@ public record ParamCount(long total, long active, Map<Role.Kind, Long> params, M
         Map<Role.Kind, Long> params = new EnumMap<>(Role.Kind.class);
         Map<Role.Kind, Long> bytes = new EnumMap<>(Role.Kind.class);
         long[] routedByLayer = new long[spec.layers()];
+        long[] cesByLayer = new long[spec.layers()];
         long total = 0;
         long unclassified = 0;
         for (String n : c.names()) {
@@ -46,18 +47,52 @@ public record ParamCount(long total, long active, Map<Role.Kind, Long> params, M
             Role.Kind k = p.role().kind();
             params.merge(k, t.numel(), Long::sum);
             bytes.merge(k, t.byteSize(), Long::sum);
-            if (k == Role.Kind.ROUTED_EXPERT) {
+            if (p.role() == Role.CES) {
+                cesByLayer[p.layer()] += t.numel();
+            } else if (k == Role.Kind.ROUTED_EXPERT) {
                 routedByLayer[p.layer()] += t.numel();
             }
         }
+        return new ParamCount(total, active(spec, total, routedByLayer, cesByLayer), params, bytes, unclassified);
+    }
+
+    /**
+     * Parameters used per token by the tensors {@code spec} declares (no checkpoint needed; see the class comment).
+     * With compressed experts only the {@code top_k - n_ce} main experts run, and each token reads {@code n_ce} rows
+     * of {@code ces}.
+     */
+    public static long activePerToken(ModelSpec spec) {
+        long[] routed = new long[spec.layers()];
+        long[] ces = new long[spec.layers()];
+        long total = 0;
+        for (TensorLayout.Planned p : TensorLayout.expected(spec)) {
+            long n = p.tensor().numel();
+            if (p.role() == Role.LM_HEAD && spec.tiedEmbeddings()) {
+                continue;
+            }
+            total += n;
+            if (p.role() == Role.CES) {
+                ces[p.layer()] += n;
+            } else if (p.role().kind() == Role.Kind.ROUTED_EXPERT) {
+                routed[p.layer()] += n;
+            }
+        }
+        return active(spec, total, routed, ces);
+    }
+
+    private static long active(ModelSpec spec, long total, long[] routedByLayer, long[] cesByLayer) {
+        CompressedExperts ce = CompressedExperts.of(spec);
         long active = total;
         for (LayerSpec ls : spec.layerSpecs()) {
             if (ls.moe()) {
                 long routed = routedByLayer[ls.index()];
-                active -= routed - routed / ls.experts() * ls.topK();
+                int run = ce.enabled() ? ce.main(ls) : ls.topK();
+                active -= routed - routed / ls.experts() * run;
+                long c = cesByLayer[ls.index()];
+                active -= c - (ce.enabled() ? c / ls.experts() * ce.aux() : 0);
             }
         }
-        return new ParamCount(total, active, params, bytes, unclassified);
+        return active;
     }
 
     public long params(Role.Kind k) {

@@ -30,7 +30,9 @@ public enum Role {
     EXPERTS_GATE_UP(Kind.ROUTED_EXPERT), EXPERTS_DOWN(Kind.ROUTED_EXPERT),
     // per layer: shared experts and the shared expert's sigmoid gate ([1, hidden])
     SHARED_GATE(Kind.SHARED_EXPERT), SHARED_UP(Kind.SHARED_EXPERT), SHARED_DOWN(Kind.SHARED_EXPERT),
-    SHARED_EXPERT_GATE(Kind.SHARED_EXPERT);
+    SHARED_EXPERT_GATE(Kind.SHARED_EXPERT),
+    // per layer: compressed experts' vectors ([E, 3, hidden] or [E, 2*hidden + ffn]; see CompressedExperts)
+    CES(Kind.ROUTED_EXPERT);
 
     /** Coarse grouping used for byte accounting and selectors. */
     public enum Kind { EMBEDDING, NORM, ATTENTION, DENSE_MLP, ROUTER, ROUTED_EXPERT, SHARED_EXPERT }

@@ -106,6 +106,10 @@ public final class TensorLayout {
                 add.add(Role.EXPERT_DOWN, l, x, spec.dtype(), h, f);
             }
         }
+        CompressedExperts ce = CompressedExperts.of(spec);
+        if (ce.enabled()) {
+            add.layer(Role.CES, l, ce.shape(spec, ls));
+        }
         if (ls.sharedExperts() > 0) {
             add.layer(Role.SHARED_GATE, l, ls.sharedFfn(), h);
             add.layer(Role.SHARED_UP, l, ls.sharedFfn(), h);
