@@ -36,7 +36,7 @@ public final class BtxStage extends UpcycleStageBase<BtxStage.Parameters> {
             @Doc("specialist checkpoints branched from the seed (the recipe's model), one expert each; relative paths resolve against the recipe's model folder's parent") List<String> experts,
             @Doc("the seed as one more expert (BTX's generalist)") Boolean includeSeed,
             @Doc("what attention, norms and embeddings average: all (seed and specialists) or specialists") Average average,
-            @Doc("experts per token") Integer topK,
+            @Doc("experts per token (default 2, or 1 with a single expert)") Integer topK,
             @Doc("standard deviation of the new routers (default: the seed's initializer_range, else 0.02)") Double routerStd,
             @Doc("MoE fine-tuning tokens, 0 to assemble only") Long trainTokens,
             @Doc("what trains: routers (only the new routers) or all; any parameter groups, comma-separated") String train,
@@ -55,7 +55,8 @@ public final class BtxStage extends UpcycleStageBase<BtxStage.Parameters> {
             experts = experts == null ? List.of() : List.copyOf(experts);
             includeSeed = includeSeed == null ? Boolean.TRUE : includeSeed;
             average = average == null ? Average.ALL : average;
-            topK = topK == null ? 2 : topK;
+            int n = experts.size() + (includeSeed ? 1 : 0);
+            topK = topK == null ? Math.max(1, Math.min(2, n)) : topK;
             routerStd = routerStd == null ? Double.NaN : routerStd;
             trainTokens = trainTokens == null ? 0L : trainTokens;
             train = train == null ? "all" : train;
@@ -67,7 +68,6 @@ public final class BtxStage extends UpcycleStageBase<BtxStage.Parameters> {
             weightDecay = weightDecay == null ? 0.01 : weightDecay;
             balanceWeight = balanceWeight == null ? 0.01 : balanceWeight;
             zLossWeight = zLossWeight == null ? 0.0 : zLossWeight;
-            int n = experts.size() + (includeSeed ? 1 : 0);
             if (n > 0 && (topK < 1 || topK > n)) {
                 throw new IllegalArgumentException("top_k must be within 1.." + n + " experts, got " + topK);
             }
