@@ -109,9 +109,17 @@ final class DistillCommand implements Command {
 
     /** {@code <out>.report/loss.csv} and {@code loss.png} from the distill stage's report. */
     static void writeReport(Pipeline.Result res, Path o, PrintStream out) {
+        writeReport(res, o, out, "distill");
+    }
+
+    /** As above for the report of stage {@code stage} (its training report, or a {@code training} object inside it). */
+    static void writeReport(Pipeline.Result res, Path o, PrintStream out, String stage) {
         for (JsonNode s : res.provenance().path("stages")) {
             JsonNode r = s.path("report");
-            if (!"distill".equals(s.path("stage").asText()) || !r.has("loss_csv")) {
+            if (r.has("training")) {
+                r = r.path("training");
+            }
+            if (!stage.equals(s.path("stage").asText()) || !r.has("loss_csv")) {
                 continue;
             }
             Path dir = o.toAbsolutePath().normalize().resolveSibling(o.getFileName() + ".report");
