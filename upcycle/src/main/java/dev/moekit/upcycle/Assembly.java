@@ -50,10 +50,17 @@ public final class Assembly {
      * @param routerStd standard deviation of the new routers; NaN takes the seed's {@code initializer_range} (0.02)
      * @param seed      random seed of the routers
      */
-    public record Spec(List<Path> experts, List<Path> averaged, Layers layers, int topK, double routerStd, long seed) {
+    public record Spec(List<Path> experts, List<Path> averaged, Layers layers, int topK, double routerStd, long seed, Bam bam) {
+        public Spec(List<Path> experts, List<Path> averaged, Layers layers, int topK, double routerStd, long seed) {
+            this(experts, averaged, layers, topK, routerStd, seed, null);
+        }
+
         public Spec {
             experts = List.copyOf(experts);
             averaged = List.copyOf(averaged);
+            if (bam != null && layers != Layers.ALL) {
+                throw new IllegalArgumentException("BAM upcycles every layer");
+            }
             if (experts.isEmpty() || averaged.isEmpty()) {
                 throw new IllegalArgumentException("upcycling needs at least one expert source and one averaged input");
             }
@@ -62,6 +69,19 @@ public final class Assembly {
             }
         }
     }
+
+    /**
+     * BAM's attention half: input {@code experts[a]}'s attention becomes attention expert {@code a} of every layer
+     * (Shared-KV: its q and o; k and v are the average), mixed softly by a new attention router.
+     *
+     * @param sharedKv per-expert q and o with shared (averaged) k and v, instead of each expert's own q, k, v, o
+     * @param parallel the parallel attention block (attention and MLP read the same input) instead of the seed's
+     *                 sequential one
+     */
+    public record Bam(boolean sharedKv, boolean parallel) {}
+
+    /** The files of BAM's modeling code written into a BAM checkpoint (transformers, trust_remote_code=True). */
+    public static final List<String> BAM_CODE = List.of("configuration_moekit_bam.py", "modeling_moekit_bam.py");
 
     private Assembly() {}
 
@@ -110,14 +130,19 @@ public final class Assembly {
                 + s.headDim() + ", ffn " + s.layer(0).ffn() + ", vocab " + s.vocab() + ")";
     }
 
-    /** The output family for a layer choice. */
-    public static Family family(Layers layers) {
-        return FamilyRegistry.standard().byName(layers == Layers.ALL ? "mixtral" : "qwen2_moe");
+    /** The output family for a layer choice (BAM: moekit_bam). */
+    public static Family family(Layers layers, Bam bam) {
+        return FamilyRegistry.standard().byName(bam != null ? "moekit_bam" : layers == Layers.ALL ? "mixtral" : "qwen2_moe");
     }
 
     /** config.json of the MoE built from {@code dense} with {@code experts} experts. */
     public static ObjectNode config(ModelSpec dense, int experts, int topK, Layers layers) {
-        Family to = family(layers);
+        return config(dense, experts, topK, layers, null);
+    }
+
+    /** config.json of the MoE (BAM with {@code bam}: as many attention experts as FFN experts, and the auto_map). */
+    public static ObjectNode config(ModelSpec dense, int experts, int topK, Layers layers, Bam bam) {
+        Family to = family(layers, bam);
         int ffn = dense.layer(0).ffn();
         ConfigWriter w = ConfigWriter.convert(dense, to)
                 .set("num_experts", experts).set("top_k", topK).set("expert_ffn", ffn).set("tie_embeddings", false);
@@ -129,6 +154,13 @@ public final class Assembly {
             w.raw("router_jitter_noise", JsonNodeFactory.instance.numberNode(0.0));
         }
         w.raw("output_router_logits", JsonNodeFactory.instance.booleanNode(false));
+        if (bam != null) {
+            w.set("attention_experts", experts).set("shared_kv", bam.sharedKv()).set("parallel_attention", bam.parallel());
+            ObjectNode auto = JsonNodeFactory.instance.objectNode();
+            auto.put("AutoConfig", "configuration_moekit_bam.MoekitBamConfig");
+            auto.put("AutoModelForCausalLM", "modeling_moekit_bam.MoekitBamForCausalLM");
+            w.raw("auto_map", auto);
+        }
         // keys of the dense family that mean nothing to the MoE one
         ObjectNode c = w.build();
         c.remove(List.of("mlp_bias", "attention_bias", "pretraining_tp"));
@@ -137,7 +169,15 @@ public final class Assembly {
 
     /** The storage facts of the output: per-expert tensors, an lm_head, q/k/v biases for Qwen2-MoE. */
     public static TensorFacts facts(ModelSpec dense, Layers layers) {
+        return facts(dense, layers, null);
+    }
+
+    /** As {@link #facts(ModelSpec, Layers)}; BAM holds the layer's own k and v only with shared K/V. */
+    public static TensorFacts facts(ModelSpec dense, Layers layers, Bam bam) {
         Set<Role> present = EnumSet.of(Role.LM_HEAD);
+        if (bam != null && bam.sharedKv()) {
+            present.addAll(List.of(Role.K, Role.V));
+        }
         if (layers == Layers.EVERY_OTHER) {
             present.addAll(List.of(Role.Q_BIAS, Role.K_BIAS, Role.V_BIAS));
         }
@@ -166,8 +206,8 @@ public final class Assembly {
                 averaged.add(open(p, s, opened));
             }
             double std = Double.isNaN(spec.routerStd()) ? s.config().path("initializer_range").asDouble(0.02) : spec.routerStd();
-            ObjectNode config = config(dense, experts.size(), spec.topK(), spec.layers());
-            TensorFacts facts = facts(dense, spec.layers());
+            ObjectNode config = config(dense, experts.size(), spec.topK(), spec.layers(), spec.bam());
+            TensorFacts facts = facts(dense, spec.layers(), spec.bam());
             List<TensorLayout.Planned> planned = tensors(config, facts);
             List<Path> inputs = new ArrayList<>(List.of(seed));
             inputs.addAll(spec.experts());
@@ -178,11 +218,28 @@ public final class Assembly {
                     write(w, t, dense, experts, averaged, std, spec.seed());
                 }
                 w.copyOtherFiles(s);
+                if (spec.bam() != null) {
+                    for (String f : BAM_CODE) {
+                        w.writeText(f, resource(f));
+                    }
+                }
                 w.commit(config);
             }
             return config;
         } finally {
             opened.forEach(Checkpoint::close);
+        }
+    }
+
+    /** A text resource of this package (BAM's modeling code). */
+    static String resource(String file) {
+        try (var in = Assembly.class.getResourceAsStream("hf/" + file)) {
+            if (in == null) {
+                throw new IllegalStateException("resource dev/moekit/upcycle/hf/" + file + " is missing from the build");
+            }
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot read resource " + file, e);
         }
     }
 
@@ -209,6 +266,23 @@ public final class Assembly {
                     v[i] = (float) (std * r.nextGaussian());
                 }
                 w.write(name, v);
+            }
+            case ATTN_ROUTER -> {
+                Random r = new Random(seed * 1_000_003L + 7919L * (t.layer() + 1));
+                float[] v = new float[Math.toIntExact(t.tensor().numel())];
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = (float) (std * r.nextGaussian());
+                }
+                w.write(name, v);
+            }
+            case ATTN_EXPERT_Q, ATTN_EXPERT_K, ATTN_EXPERT_V, ATTN_EXPERT_O -> {
+                Role dr = switch (t.role()) {
+                    case ATTN_EXPERT_Q -> Role.Q;
+                    case ATTN_EXPERT_K -> Role.K;
+                    case ATTN_EXPERT_V -> Role.V;
+                    default -> Role.O;
+                };
+                copy(w, name, experts.get(t.expert()), dense.name(dr, t.layer()));
             }
             case Q_BIAS, K_BIAS, V_BIAS -> w.write(name, new float[Math.toIntExact(t.tensor().numel())]);
             case EXPERT_GATE, EXPERT_UP, EXPERT_DOWN -> {

@@ -126,6 +126,11 @@ public final class BtxStage extends UpcycleStageBase<BtxStage.Parameters> {
 
     /** Experts: the specialists in order, then the seed; averaged: seed and specialists, or the specialists. */
     static Assembly.Spec assembly(boolean includeSeed, Average average, int topK, double routerStd, Path input, List<Path> extra, long seed) {
+        return assembly(includeSeed, average, topK, routerStd, input, extra, seed, null);
+    }
+
+    static Assembly.Spec assembly(boolean includeSeed, Average average, int topK, double routerStd, Path input, List<Path> extra, long seed,
+                                  Assembly.Bam bam) {
         List<Path> experts = new ArrayList<>(extra);
         if (includeSeed) {
             experts.add(input);
@@ -135,7 +140,7 @@ public final class BtxStage extends UpcycleStageBase<BtxStage.Parameters> {
             averaged.add(input);
         }
         averaged.addAll(extra);
-        return new Assembly.Spec(experts, averaged, Assembly.Layers.ALL, topK, routerStd, seed);
+        return new Assembly.Spec(experts, averaged, Assembly.Layers.ALL, topK, routerStd, seed, bam);
     }
 
     @Override

@@ -50,6 +50,12 @@ abstract class UpcycleStageBase<P extends Record> extends SingleUnitStage<P> {
     /** The planned MoE of {@code experts} experts from the seed {@code in}, compatible {@code extra} inputs checked. */
     Planned planMoe(PlanInput in, int experts, int topK, Assembly.Layers layers, Training t, StageContext ctx, ObjectNode d,
                     List<String> notes) {
+        return planMoe(in, experts, topK, layers, null, t, ctx, d, notes);
+    }
+
+    /** As above; with {@code bam}, the moekit_bam layout (attention experts, own modeling code). */
+    Planned planMoe(PlanInput in, int experts, int topK, Assembly.Layers layers, Assembly.Bam bam, Training t, StageContext ctx,
+                    ObjectNode d, List<String> notes) {
         ModelSpec dense = in.layout().spec();
         Assembly.checkSeed(dense, in.real() ? in.path() : "the previous stage's output");
         if (topK > experts) {
@@ -64,8 +70,8 @@ abstract class UpcycleStageBase<P extends Record> extends SingleUnitStage<P> {
                 }
             }
         }
-        ObjectNode config = Assembly.config(dense, experts, topK, layers);
-        TensorFacts facts = Assembly.facts(dense, layers);
+        ObjectNode config = Assembly.config(dense, experts, topK, layers, bam);
+        TensorFacts facts = Assembly.facts(dense, layers, bam);
         List<TensorLayout.Planned> tensors = Assembly.tensors(config, facts);
         Layout out = new Layout(config, tensors.stream().map(TensorLayout.Planned::tensor).toList(), facts, true);
         ModelSpec moe = out.spec();
