@@ -19,20 +19,22 @@ specs="$m/llama-tiny-python,$m/llama-tiny-kernel,$m/llama-tiny-dict,$m/llama-tin
 mk() { "$here/moekit" "$@"; }
 train=(--train-tokens "$tokens" --batch-size 4 --window 256 --lr 5e-4 --warmup 4 --train all --calibration "$shared/data/*.valid.txt")
 steps=$(( (tokens + 1023) / 1024 ))
-build() {   # name, command...
-  local name=$1; shift
+build() {   # name, command, input, options... (the output goes right after the input: --calibration takes many values)
+  local name=$1 cmd=$2 input=$3; shift 3
   if [ ! -f "$out/$name/config.json" ]; then
     echo "== $name" >&2
     rm -rf "$out/$name" "$out/$name.work"
-    /usr/bin/time -f "$name: %e s, %M KB" "$@" "$out/$name" 2>&1 | grep -v '^moekit: stage' >&2
+    local start=$SECONDS
+    "$here/moekit" "$cmd" "$input" "$out/$name" "$@" >&2
+    echo "$name: $((SECONDS - start)) s" >&2
   fi
 }
-build upcycle mk upcycle "$seed" --experts 8 --top-k 2 --layers all "${train[@]}"
-build btx-assembled mk btx "$seed" --experts "$specs"
-build btx mk btx "$seed" --experts "$specs" "${train[@]}"
-build bam-expert-kv mk bam "$seed" --experts "$specs" --attention expert_kv --top-k 1 "${train[@]}"
-build bam-shared-kv mk bam "$seed" --experts "$specs" --attention shared_kv --top-k 1 "${train[@]}"
-build dense mk distill "$seed" --steps "$steps" --batch-size 4 --window 256 --lr 5e-4 --warmup 4 --train all \
+build upcycle upcycle "$seed" --experts 8 --top-k 2 --layers all "${train[@]}"
+build btx-assembled btx "$seed" --experts "$specs"
+build btx btx "$seed" --experts "$specs" "${train[@]}"
+build bam-expert-kv bam "$seed" --experts "$specs" --attention expert_kv --top-k 1 "${train[@]}"
+build bam-shared-kv bam "$seed" --experts "$specs" --attention shared_kv --top-k 1 "${train[@]}"
+build dense distill "$seed" --steps "$steps" --batch-size 4 --window 256 --lr 5e-4 --warmup 4 --train all \
   --calibration "$shared/data/*.valid.txt"
 rows="seed=$seed python=$m/llama-tiny-python kernel=$m/llama-tiny-kernel dict=$m/llama-tiny-dict misc=$m/llama-tiny-misc"
 rows="$rows upcycle=$out/upcycle btx-assembled=$out/btx-assembled btx=$out/btx bam-expert-kv=$out/bam-expert-kv"
