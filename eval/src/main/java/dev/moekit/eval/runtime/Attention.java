@@ -8,27 +8,58 @@ import dev.moekit.toolkit.model.Role;
 /**
  * Multi-head causal self-attention with grouped key/value heads (GQA), optional q/k/v/o biases (Qwen2), q/k RMSNorm
  * (Qwen3-MoE per head over {@code head_dim}; OLMoE over the whole projection, told apart by the norm weight's length)
- * and rotary position embeddings: {@code softmax(q k^T / sqrt(d) + mask) v}, softmax in fp32.
+ * and rotary position embeddings: {@code softmax(q k^T / sqrt(d) + mask) v}, softmax in fp32. BAM layers mix several
+ * attention experts softly ({@link #mixture}).
  */
 final class Attention {
     private Attention() {}
 
     /** x {@code [B, T, hidden]} (already normed) to {@code [B, T, hidden]}. */
     static NDArray forward(ModelSpec spec, LayerWeights w, NDArray x, StepContext ctx, ForwardObserver obs) {
+        if (w.attentionExpertCount() > 0) {
+            return mixture(spec, w, x, ctx, obs);
+        }
+        ctx.linearInput(obs, w.layer(), x, Role.Q, Role.K, Role.V);
+        return attend(spec, x, w.get(Role.Q), w.get(Role.K), w.get(Role.V), w.get(Role.O), w.get(Role.Q_BIAS),
+                w.get(Role.K_BIAS), w.get(Role.V_BIAS), w.get(Role.O_BIAS), w.get(Role.Q_NORM), w.get(Role.K_NORM), ctx,
+                obs, w.layer(), true);
+    }
+
+    /**
+     * BAM's soft mixture of attention: {@code sum_a softmax(x W_r)_a * Attn_a(x)}, every token through every attention
+     * expert, the router's softmax in fp32. Expert {@code a} has its own q and o and, Expert-KV, its own k and v
+     * (Shared-KV: the layer's k and v).
+     */
+    private static NDArray mixture(ModelSpec spec, LayerWeights w, NDArray x, StepContext ctx, ForwardObserver obs) {
+        int experts = w.attentionExpertCount();
+        NDArray logits = Ops.cast(Ops.linear(x, w.get(Role.ATTN_ROUTER), null), DataType.FLOAT32);   // [B, T, A]
+        NDArray probs = Ops.cast(logits.softmax(-1), x.getDataType());
+        NDArray out = null;
+        for (int a = 0; a < experts; a++) {
+            NDArray y = attend(spec, x, w.attentionExpert(Role.Q, a), w.attentionExpert(Role.K, a), w.attentionExpert(Role.V, a),
+                    w.attentionExpert(Role.O, a), null, null, null, null, null, null, ctx, obs, w.layer(), false);
+            NDArray part = y.mul(probs.get(":, :, " + a + ":" + (a + 1)));                           // [B, T, hidden]
+            out = out == null ? part : out.add(part);
+        }
+        return out;
+    }
+
+    /** One attention with the given projections; {@code observed}: report the linear inputs (standard layers). */
+    private static NDArray attend(ModelSpec spec, NDArray x, NDArray wq, NDArray wk, NDArray wv, NDArray wo, NDArray qb,
+                                  NDArray kb, NDArray vb, NDArray ob, NDArray qn, NDArray kn, StepContext ctx,
+                                  ForwardObserver obs, int layer, boolean observed) {
         long b = x.getShape().get(0);
         long t = x.getShape().get(1);
         int heads = spec.heads();
         int kvHeads = spec.kvHeads();
         int d = spec.headDim();
-        int layer = w.layer();
-        ctx.linearInput(obs, layer, x, Role.Q, Role.K, Role.V);
 
-        NDArray q = Ops.linear(x, w.get(Role.Q), w.get(Role.Q_BIAS));        // [B, T, heads*d]
-        NDArray k = Ops.linear(x, w.get(Role.K), w.get(Role.K_BIAS));        // [B, T, kv*d]
-        NDArray v = Ops.linear(x, w.get(Role.V), w.get(Role.V_BIAS));        // [B, T, kv*d]
-        q = qkNorm(spec, w.get(Role.Q_NORM), q, d).reshape(b, t, heads, d).transpose(0, 2, 1, 3);   // [B, h, T, d]
-        k = qkNorm(spec, w.get(Role.K_NORM), k, d).reshape(b, t, kvHeads, d).transpose(0, 2, 1, 3); // [B, kv, T, d]
-        v = v.reshape(b, t, kvHeads, d).transpose(0, 2, 1, 3);                                       // [B, kv, T, d]
+        NDArray q = Ops.linear(x, wq, qb);                                  // [B, T, heads*d]
+        NDArray k = Ops.linear(x, wk, kb);                                  // [B, T, kv*d]
+        NDArray v = Ops.linear(x, wv, vb);                                  // [B, T, kv*d]
+        q = qkNorm(spec, qn, q, d).reshape(b, t, heads, d).transpose(0, 2, 1, 3);   // [B, h, T, d]
+        k = qkNorm(spec, kn, k, d).reshape(b, t, kvHeads, d).transpose(0, 2, 1, 3); // [B, kv, T, d]
+        v = v.reshape(b, t, kvHeads, d).transpose(0, 2, 1, 3);                       // [B, kv, T, d]
 
         q = Ops.rope(q, ctx.cos(), ctx.sin());
         k = Ops.rope(k, ctx.cos(), ctx.sin());
@@ -42,8 +73,10 @@ final class Attention {
         NDArray pg = rep == 1 ? probs : probs.reshape(b, kvHeads, rep * t, t);
         NDArray context = pg.matMul(v).reshape(b, heads, t, d).transpose(0, 2, 1, 3)
                 .reshape(b, t, (long) heads * d);                                                   // [B, T, h*d]
-        ctx.linearInput(obs, layer, context, Role.O);
-        return Ops.linear(context, w.get(Role.O), w.get(Role.O_BIAS));
+        if (observed) {
+            ctx.linearInput(obs, layer, context, Role.O);
+        }
+        return Ops.linear(context, wo, ob);
     }
 
     /** Applies a q or k RMSNorm if the layer has one: per head when its weight is {@code [d]}, else over all heads. */

@@ -6,7 +6,7 @@ import dev.moekit.toolkit.model.Role;
 
 /**
  * One pre-norm decoder layer: {@code h = h + Attn(Norm(h)); h = h + FFN(Norm(h))}, FFN dense or MoE, Norm RMSNorm
- * or (Phi-3.5-MoE) LayerNorm.
+ * or (Phi-3.5-MoE) LayerNorm; BAM's parallel block {@code h + Attn(Norm1(h)) + FFN(Norm2(h))} when the spec says so.
  */
 final class DecoderLayer {
     private DecoderLayer() {}
@@ -20,8 +20,10 @@ final class DecoderLayer {
             obs.layerInput(layer, h.reshape(-1, shape[2]));                         // [N, hidden]
         }
         NDArray x = Ops.norm(spec, h, w.get(Role.INPUT_NORM), w.get(Role.INPUT_NORM_BIAS));  // [B, T, hidden]
+        NDArray input = h;
         h = h.add(ctx.extension().attention(w, x, Attention.forward(spec, w, x, ctx, obs)));  // [B, T, hidden]
-        x = Ops.norm(spec, h, w.get(Role.POST_ATTN_NORM), w.get(Role.POST_ATTN_NORM_BIAS))
+        // parallel block (BAM option): the MLP reads the layer input, not the attention's output
+        x = Ops.norm(spec, spec.parallelAttention() ? input : h, w.get(Role.POST_ATTN_NORM), w.get(Role.POST_ATTN_NORM_BIAS))
                 .reshape(-1, shape[2]);                                             // [N, hidden]
         NDArray out = h.add(FeedForward.forward(spec, w, x, ctx, obs).reshape(shape));  // [B, T, hidden]
         if (observed) {

@@ -31,6 +31,8 @@ public final class LayerWeights implements AutoCloseable {
     private final Map<Role, NDArray> tensors = new EnumMap<>(Role.class);
     /** Routed experts: per expert, gate [ffn, hidden], up [ffn, hidden], down [hidden, ffn]. */
     private final List<Map<Role, NDArray>> experts = new ArrayList<>();
+    /** BAM's attention experts: per expert, q, o and (Expert-KV) k, v as {@link Role#Q}..{@link Role#O}. */
+    private final List<Map<Role, NDArray>> attentionExperts = new ArrayList<>();
     /** Parameters a method added, by name, in the compute dtype. */
     private final Map<String, NDArray> extras = new LinkedHashMap<>();
     /** Compressed experts of this layer ({@link CompressedExperts#NONE} unless the config enables them). */
@@ -53,7 +55,7 @@ public final class LayerWeights implements AutoCloseable {
 
     private void load(ModelSpec spec) {
         for (Role role : Role.values()) {
-            if (role.perLayer() && !role.perExpert() && role.kind() != Role.Kind.ROUTED_EXPERT
+            if (role.perLayer() && !role.indexed() && role.kind() != Role.Kind.ROUTED_EXPERT
                     && loader.has(role, layer)) {
                 tensors.put(role, loader.layer(manager, arena, role, layer));
             }
@@ -77,6 +79,39 @@ public final class LayerWeights implements AutoCloseable {
                 experts.get(e).put(role, stack != null ? stack.get(e) : loader.expert(manager, arena, role, layer, e, shape));
             }
         }
+        for (int a = 0; a < spec.attentionExperts(); a++) {
+            Map<Role, NDArray> w = new EnumMap<>(Role.class);
+            w.put(Role.Q, loader.attentionExpert(manager, arena, Role.ATTN_EXPERT_Q, layer, a));
+            w.put(Role.O, loader.attentionExpert(manager, arena, Role.ATTN_EXPERT_O, layer, a));
+            if (!spec.sharedKv()) {
+                w.put(Role.K, loader.attentionExpert(manager, arena, Role.ATTN_EXPERT_K, layer, a));
+                w.put(Role.V, loader.attentionExpert(manager, arena, Role.ATTN_EXPERT_V, layer, a));
+            }
+            attentionExperts.add(w);
+        }
+    }
+
+    /** BAM: attention experts in this layer (0: standard attention). */
+    public int attentionExpertCount() {
+        return attentionExperts.size();
+    }
+
+    /**
+     * BAM: attention expert {@code a}'s projection, {@code role} one of {@link Role#Q}, {@link Role#K}, {@link Role#V},
+     * {@link Role#O}; with shared K/V the layer's own K and V.
+     */
+    public NDArray attentionExpert(Role role, int a) {
+        NDArray own = attentionExperts.get(a).get(role);
+        return own != null ? own : tensors.get(role);
+    }
+
+    void installAttentionExpert(Role role, int a, NDArray array) {
+        attentionExperts.get(a).put(role, array);
+    }
+
+    /** BAM: the roles attention expert {@code a} holds itself (q, o and, Expert-KV, k, v). */
+    java.util.Set<Role> attentionExpertRoles(int a) {
+        return Collections.unmodifiableSet(attentionExperts.get(a).keySet());
     }
 
     /** The compressed-experts settings of this layer. */

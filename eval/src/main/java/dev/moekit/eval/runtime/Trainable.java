@@ -100,6 +100,21 @@ public final class Trainable {
                     }
                 }
             }
+            for (int a = 0; a < w.attentionExpertCount(); a++) {      // BAM: each attention expert's own q, k, v, o
+                for (Role own : List.copyOf(w.attentionExpertRoles(a))) {
+                    Role r = switch (own) {
+                        case Q -> Role.ATTN_EXPERT_Q;
+                        case K -> Role.ATTN_EXPERT_K;
+                        case V -> Role.ATTN_EXPERT_V;
+                        default -> Role.ATTN_EXPERT_O;
+                    };
+                    if (ParamGroup.selects(groups, r)) {
+                        int ex = a;
+                        t.add(new Param(spec.name(r, l, a), r, l, a, null, w.attentionExpert(own, a)),
+                                a2 -> w.installAttentionExpert(own, ex, a2));
+                    }
+                }
+            }
             if (ParamGroup.selects(groups, null)) {
                 for (String name : List.copyOf(w.extraMap().keySet())) {
                     t.add(new Param("extra:" + name + "@" + l, null, l, -1, name, w.extra(name)), a2 -> w.installExtra(name, a2));

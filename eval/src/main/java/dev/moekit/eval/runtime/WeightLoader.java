@@ -57,6 +57,11 @@ final class WeightLoader {
         return named(m, arena, spec.name(role, layer));
     }
 
+    /** One BAM attention expert's projection, always stored under its own name. */
+    NDArray attentionExpert(NDManager m, Arena arena, Role role, int layer, int expert) {
+        return named(m, arena, spec.name(role, layer, expert));
+    }
+
     /** One routed expert's matrix {@code [out, in]}, stored per expert or fused. */
     NDArray expert(NDManager m, Arena arena, Role role, int layer, int expert, long[] shape) {
         if (!spec.fusedExperts()) {

@@ -112,10 +112,14 @@ final class DistillCommand implements Command {
         writeReport(res, o, out, "distill");
     }
 
-    /** The same for the training stage {@code stage} (distill, compress_experts). */
+    /** The report of the training stage {@code stage} (distill, compress_experts, upcycling: its training report, or a
+     * {@code training} object inside it). */
     static void writeReport(Pipeline.Result res, Path o, PrintStream out, String stage) {
         for (JsonNode s : res.provenance().path("stages")) {
             JsonNode r = s.path("report");
+            if (r.has("training")) {
+                r = r.path("training");
+            }
             if (!stage.equals(s.path("stage").asText()) || !r.has("loss_csv")) {
                 continue;
             }

@@ -87,9 +87,9 @@ final class FamilyLoader {
         obj.fields().forEachRemaining(e -> {
             Role r = role(e.getKey(), where);
             String t = e.getValue().asText();
-            if (r.perLayer() != t.contains("${layer}") || (r.perExpert() != t.contains("${expert}"))) {
+            if (r.perLayer() != t.contains("${layer}") || (r.indexed() != t.contains("${expert}"))) {
                 throw new IllegalStateException(where + ": template of " + e.getKey() + " '" + t
-                        + "' does not match its role (per layer: " + r.perLayer() + ", per expert: " + r.perExpert() + ")");
+                        + "' does not match its role (per layer: " + r.perLayer() + ", per expert: " + r.indexed() + ")");
             }
             m.put(r, t);
         });

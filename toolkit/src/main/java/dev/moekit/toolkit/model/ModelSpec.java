@@ -109,6 +109,31 @@ public record ModelSpec(Family family, int layers, int hidden, int heads, int kv
         return ModelSpecParser.build(f.withLayout(facts.fused()), config, "config.json", facts);
     }
 
+    /** BAM's attention experts per layer (family moekit_bam; checked when the spec was built), 0 for every other family. */
+    public int attentionExperts() {
+        return family.has(Role.ATTN_ROUTER) ? configValue("attention_experts").asInt(0) : 0;
+    }
+
+    /** BAM with shared K/V: per-expert q and o, the layer's K and V shared by every attention expert. */
+    public boolean sharedKv() {
+        return attentionExperts() > 0 && configValue("shared_kv").asBoolean(false);
+    }
+
+    /** Parallel attention block: attention and MLP both read the layer's input (BAM option); false elsewhere. */
+    public boolean parallelAttention() {
+        return family.configKeys().containsKey("parallel_attention") && configValue("parallel_attention").asBoolean(false);
+    }
+
+    private com.fasterxml.jackson.databind.JsonNode configValue(String logical) {
+        for (String k : family.configKeys().getOrDefault(logical, List.of())) {
+            if (config.has(k)) {
+                return config.get(k);
+            }
+        }
+        com.fasterxml.jackson.databind.JsonNode d = family.defaults().get(logical);
+        return d == null ? com.fasterxml.jackson.databind.node.MissingNode.getInstance() : d;
+    }
+
     /** Whether the checkpoint holds the optional {@code role}, or the role is a non-optional one of the family. */
     public boolean holds(Role role) {
         return family.has(role) && (!family.isOptional(role) || present.contains(role));

@@ -122,6 +122,14 @@ final class ModelSpecParser {
         }
         double eps = c.positiveNumber("norm_eps", 1e-6);
         double theta = c.positiveNumber("rope_theta", 10000.0);
+        if (f.has(Role.ATTN_ROUTER)) {      // BAM: checked here so ModelSpec can read them plainly
+            int a = c.integer("attention_experts", "within 1..4096", 1);
+            if (a > 4096) {
+                throw new CheckpointException(where + ": key '" + c.keyOf("attention_experts") + "' = " + a + " is not within 1..4096");
+            }
+            c.bool("shared_kv", false);
+            c.bool("parallel_attention", false);
+        }
         c.bool("tie_embeddings", false); // not used (lm_head's presence decides), but a non-boolean is a broken config
         Set<Role> present = facts.present();
         Routing routing = f.traits().moe() ? routing(c, present.contains(Role.ROUTER_CORRECTION_BIAS)) : null;

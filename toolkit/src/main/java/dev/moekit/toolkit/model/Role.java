@@ -32,7 +32,12 @@ public enum Role {
     SHARED_GATE(Kind.SHARED_EXPERT), SHARED_UP(Kind.SHARED_EXPERT), SHARED_DOWN(Kind.SHARED_EXPERT),
     SHARED_EXPERT_GATE(Kind.SHARED_EXPERT),
     // per layer: compressed experts' vectors ([E, 3, hidden] or [E, 2*hidden + ffn]; see CompressedExperts)
-    CES(Kind.ROUTED_EXPERT);
+    CES(Kind.ROUTED_EXPERT),
+    // per layer: BAM's soft mixture of attention experts (family moekit_bam): the attention router [A, hidden] and, per
+    // attention expert, q [heads*d, hidden], k/v [kv*d, hidden] (absent with shared K/V: the layer's K and V serve
+    // every expert), o [hidden, heads*d]
+    ATTN_ROUTER(Kind.ROUTER), ATTN_EXPERT_Q(Kind.ATTENTION), ATTN_EXPERT_K(Kind.ATTENTION), ATTN_EXPERT_V(Kind.ATTENTION),
+    ATTN_EXPERT_O(Kind.ATTENTION);
 
     /** Coarse grouping used for byte accounting and selectors. */
     public enum Kind { EMBEDDING, NORM, ATTENTION, DENSE_MLP, ROUTER, ROUTED_EXPERT, SHARED_EXPERT }
@@ -49,6 +54,16 @@ public enum Role {
 
     public boolean perExpert() {
         return this == EXPERT_GATE || this == EXPERT_UP || this == EXPERT_DOWN;
+    }
+
+    /** One attention expert's projection (BAM); its template takes an expert index like the routed experts'. */
+    public boolean perAttentionExpert() {
+        return this == ATTN_EXPERT_Q || this == ATTN_EXPERT_K || this == ATTN_EXPERT_V || this == ATTN_EXPERT_O;
+    }
+
+    /** Whether the role's tensors are indexed by an expert (routed or attention expert). */
+    public boolean indexed() {
+        return perExpert() || perAttentionExpert();
     }
 
     public boolean perLayer() {

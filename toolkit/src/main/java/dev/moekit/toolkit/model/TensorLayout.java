@@ -14,7 +14,9 @@ import java.util.List;
  * {@code [heads*d]}/{@code [kv*d]} (over all heads); router {@code [E, H]}; experts gate/up {@code [F, H]}, down
  * {@code [H, F]}, fused {@code [E, 2F, H]} and {@code [E, H, F]}; shared-expert gate {@code [1, H]}; MLA: q_a
  * {@code [q_lora, H]}, q_b {@code [heads*(nope+rope), q_lora]}, kv_a {@code [kv_lora+rope, H]}, kv_b
- * {@code [heads*(nope+v), kv_lora]}, o {@code [H, heads*v]}.
+ * {@code [heads*(nope+v), kv_lora]}, o {@code [H, heads*v]}; BAM (moekit_bam): attention router {@code [A, H]}, per
+ * attention expert q {@code [heads*d, H]}, k/v {@code [kv*d, H]} (Expert-KV only; Shared-KV uses the layer's k/v) and o
+ * {@code [H, heads*d]}.
  */
 public final class TensorLayout {
     /** One declared tensor and what it is. {@code layer}/{@code expert} are -1 where not applicable. */
@@ -85,6 +87,18 @@ public final class TensorLayout {
         boolean perHead = spec.family().traits().qkNorm() == Family.QkNormScope.HEAD;
         add.layer(Role.Q_NORM, l, perHead ? spec.headDim() : q);
         add.layer(Role.K_NORM, l, perHead ? spec.headDim() : kv);
+        int experts = spec.attentionExperts();
+        if (experts > 0) {                                   // BAM: router, then each attention expert's projections
+            add.layer(Role.ATTN_ROUTER, l, experts, h);
+            for (int a = 0; a < experts; a++) {
+                add.add(Role.ATTN_EXPERT_Q, l, a, spec.dtype(), q, h);
+                if (!spec.sharedKv()) {
+                    add.add(Role.ATTN_EXPERT_K, l, a, spec.dtype(), kv, h);
+                    add.add(Role.ATTN_EXPERT_V, l, a, spec.dtype(), kv, h);
+                }
+                add.add(Role.ATTN_EXPERT_O, l, a, spec.dtype(), h, q);
+            }
+        }
     }
 
     private static void moe(ModelSpec spec, Adder add, LayerSpec ls) {

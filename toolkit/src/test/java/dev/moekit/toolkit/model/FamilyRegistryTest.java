@@ -11,7 +11,7 @@ class FamilyRegistryTest {
     @Test
     void standardRegistryHasEveryFamily() {
         assertEquals(List.of("llama", "mistral", "qwen2", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "deepseek",
-                "deepseek_v3", "phimoe"), FamilyRegistry.standard().names());
+                "deepseek_v3", "phimoe", "moekit_bam"), FamilyRegistry.standard().names());
     }
 
     @Test

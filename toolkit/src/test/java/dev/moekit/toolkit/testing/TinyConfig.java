@@ -83,6 +83,9 @@ final class TinyConfig {
         }
         put("top_k", o.topK);
         put("expert_ffn", o.expertFfn);
+        if (known("attention_experts")) {      // moekit_bam: two Expert-KV attention experts per layer
+            put("attention_experts", 2);
+        }
         put("renormalize", o.renormalize);
         if (o.scoring != null) {
             put("scoring", o.scoring);
