@@ -76,7 +76,18 @@ public final class ConfigWriter {
         if (keys == null || keys.isEmpty()) {
             throw new IllegalArgumentException("family " + family.name() + " has no config key for '" + logical + "'");
         }
-        return keys.stream().filter(this::present).findFirst().orElse(keys.getFirst());
+        return keys.stream().filter(this::present).filter(k -> k.equals(keys.getFirst()) || !primaryOfAnother(logical, k))
+                .findFirst().orElse(keys.getFirst());
+    }
+
+    /**
+     * Whether {@code key} is another logical key's own spelling: Qwen2-MoE reads the expert width from
+     * {@code moe_intermediate_size} and falls back to {@code intermediate_size}, the dense width; writing an expert
+     * width into the fallback because a dense width is present would make transformers build the experts wrong.
+     */
+    private boolean primaryOfAnother(String logical, String key) {
+        return family.configKeys().entrySet().stream()
+                .anyMatch(e -> !e.getKey().equals(logical) && !e.getValue().isEmpty() && e.getValue().getFirst().equals(key));
     }
 
     /** Sets a logical key; an error when the family has no config key for it. */

@@ -42,6 +42,17 @@ class ConfigWriterTest {
     }
 
     @Test
+    void anExpertWidthNeverGoesIntoTheDenseWidthsKey() {
+        // a dense Llama converted to Qwen2-MoE already has intermediate_size (the dense width); Qwen2-MoE's expert width
+        // falls back to that key when moe_intermediate_size is absent, but transformers sizes the experts from the latter
+        ModelSpec llama = spec("llama-tiny-seed");
+        ObjectNode c = ConfigWriter.convert(llama, FamilyRegistry.standard().byName("qwen2_moe"))
+                .set("num_experts", 4).set("expert_ffn", 96).build();
+        assertEquals(96, c.get("moe_intermediate_size").asInt());
+        assertEquals(llama.layer(0).ffn(), c.get("intermediate_size").asInt());
+    }
+
+    @Test
     void convertsADenseLlamaConfigIntoAMixtralOne() {
         ModelSpec llama = spec("llama-tiny-seed");
         Family mixtral = FamilyRegistry.standard().byName("mixtral");
