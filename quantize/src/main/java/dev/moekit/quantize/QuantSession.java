@@ -29,13 +29,13 @@ public final class QuantSession implements AutoCloseable {
     private final Map<String, float[]> fusedBuffers = new HashMap<>();
     private float[] lastValues; // the dequantized values of the module being written
 
-    private QuantSession(Checkpoint in, Path out, QuantOptions opts, Optional<ExpertUsage> usage, Linalg linalg) {
+    private QuantSession(Checkpoint in, Path out, QuantOptions opts, Optional<ExpertUsage> usage, Optional<Sensitivity> sensitivity, Linalg linalg) {
         this.in = in;
         this.opts = opts;
         this.linalg = linalg;
         ModelSpec spec = ModelSpec.of(in);
         ModuleCatalog catalog = ModuleCatalog.of(in, spec);
-        this.schemes = Quantizer.planFor(spec, catalog, opts, usage, m -> Weights.read(in, m));
+        this.schemes = Quantizer.planFor(spec, catalog, opts, usage, sensitivity, m -> Weights.read(in, m));
         opts.method().check(opts.scheme());
         schemes.values().stream().distinct().forEach(s -> opts.method().check(s));
         this.plan = new OutputPlan(in.dir().toString(), spec, catalog, opts, schemes);
@@ -45,7 +45,13 @@ public final class QuantSession implements AutoCloseable {
 
     /** Plans {@code in}'s quantization and opens the output {@code out}. */
     public static QuantSession open(Checkpoint in, Path out, QuantOptions opts, Optional<ExpertUsage> usage, Linalg linalg) {
-        return new QuantSession(in, out, opts, usage, linalg);
+        return new QuantSession(in, out, opts, usage, Optional.empty(), linalg);
+    }
+
+    /** As {@link #open(Checkpoint, Path, QuantOptions, Optional, Linalg)}, bits planned from a measured sensitivity. */
+    public static QuantSession open(Checkpoint in, Path out, QuantOptions opts, Optional<ExpertUsage> usage, Optional<Sensitivity> sensitivity,
+                                    Linalg linalg) {
+        return new QuantSession(in, out, opts, usage, sensitivity, linalg);
     }
 
     /** Modules to quantize, in checkpoint order. */
