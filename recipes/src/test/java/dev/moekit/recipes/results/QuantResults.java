@@ -43,7 +43,8 @@ import java.util.regex.Pattern;
  * output is written packed (compressed-tensors), measured on disk, dequantized and evaluated against the original.
  *
  * <p>{@code QuantResults <shared dir> <out.md> [evalWindows=8] [calibrationWindows=8] [models...]}; the system property
- * {@code moekit.rows} (a regex on the setting names) runs only the matching rows besides the original.
+ * {@code moekit.rows} (a regex on the setting names) runs only the matching rows besides the original;
+ * {@code moekit.sensitivityWindows} measures the solver's sensitivity on fewer calibration windows per file.
  */
 public final class QuantResults {
     private QuantResults() {}
@@ -85,7 +86,9 @@ public final class QuantResults {
     private static void runModel(ModelSetup setup, ResultTable table) throws Exception {
         String name = setup.name();
         Path work = setup.work();
-        setup.baseline(table, "bf16 original");
+        if (selected("bf16 original")) {
+            setup.baseline(table, "bf16 original");
+        }
         Path orig = setup.original();
         EvalOptions ev = setup.eval();
         CalibrationOptions cal = setup.calibration();
@@ -135,8 +138,9 @@ public final class QuantResults {
         }
     }
 
-    private static Sensitivity sensitivity(Path orig, QuantOptions o, CalibrationOptions cal) {
+    private static Sensitivity sensitivity(Path orig, QuantOptions o, CalibrationOptions full) {
         long t0 = System.nanoTime();
+        CalibrationOptions cal = full.withWindows(full.window(), Integer.getInteger("moekit.sensitivityWindows", full.windowsPerFile()));
         try (Checkpoint in = Checkpoint.open(orig)) {
             Sensitivity s = SensitivityProbe.forAllocation(in, o, cal, RuntimeOptions.cpu(), Progress.NONE).orElseThrow();
             System.err.printf(Locale.ROOT, "%s: sensitivity (%s, %s) measured in %.0f s%n", orig.getFileName(), s.proxy().key(), o.method().name(),
