@@ -61,6 +61,43 @@ class EvaluatorTest {
     }
 
     @Test
+    void klOfTwoKnownDistributionsMatchesTheHandComputedValue() {
+        // position 0: P = (1/2, 1/4, 1/4), Q = (1/4, 1/2, 1/4): KL(P||Q) = 1/2 ln 2 + 1/4 ln(1/2) + 0 = ln(2)/4
+        // position 1: P = (0.9, 0.05, 0.05), Q uniform: KL = 0.9 ln 2.7 + 2 * 0.05 ln 0.15
+        // position 2 (the last) predicts nothing and is dropped; logits are log-probabilities plus a per-row shift,
+        // which logSoftmax must remove
+        float[][] p = {{0.5f, 0.25f, 0.25f}, {0.9f, 0.05f, 0.05f}, {1f / 3, 1f / 3, 1f / 3}};
+        float[][] q = {{0.25f, 0.5f, 0.25f}, {1f / 3, 1f / 3, 1f / 3}, {0.2f, 0.3f, 0.5f}};
+        try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
+            ai.djl.ndarray.NDArray logitsP = logits(m, p, 3.0f);
+            ai.djl.ndarray.NDArray logitsQ = logits(m, q, -7.5f);
+            float[] kl = Scoring.kl(Scoring.logProbs(logitsQ), Scoring.logProbs(logitsP));
+            assertEquals(2, kl.length, "T-1 predicting positions");
+            assertEquals(Math.log(2) / 4, kl[0], 1e-6);
+            assertEquals(0.9 * Math.log(2.7) + 0.1 * Math.log(0.15), kl[1], 1e-6);
+            float[] self = Scoring.kl(Scoring.logProbs(logitsP), Scoring.logProbs(logitsP));
+            assertEquals(0.0, self[0], 1e-7);
+            assertEquals(0.0, self[1], 1e-7);
+        }
+        KlStats s = KlStats.of(new float[] {0.4f, 0.1f, 0.2f, 0.3f});
+        assertEquals(0.25, s.mean(), 1e-7);
+        assertEquals(0.25, s.median(), 1e-7);    // halfway between 0.2 and 0.3
+        assertEquals(0.37, s.p90(), 1e-6);       // rank 2.7: 0.3 + 0.7 * 0.1
+        assertEquals(0.4, s.max(), 1e-7);
+    }
+
+    /** Logits [1, T, V] equal to ln(probs) + shift. */
+    private static ai.djl.ndarray.NDArray logits(ai.djl.ndarray.NDManager m, float[][] probs, float shift) {
+        float[] flat = new float[probs.length * probs[0].length];
+        for (int t = 0; t < probs.length; t++) {
+            for (int v = 0; v < probs[t].length; v++) {
+                flat[t * probs[t].length + v] = (float) Math.log(probs[t][v]) + shift;
+            }
+        }
+        return m.create(flat, new ai.djl.ndarray.types.Shape(1, probs.length, probs[0].length));
+    }
+
+    @Test
     void withoutReferenceThereIsNoKl() {
         EvalOptions o = EvalOptions.of(List.of(Goldens.data("dict.test.txt"))).withWindows(32, 2);
         EvalResult r = Evaluator.evaluate(Goldens.model("qwen2moe-tiny"), o, Progress.NONE);

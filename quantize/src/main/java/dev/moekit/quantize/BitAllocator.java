@@ -39,6 +39,14 @@ public interface BitAllocator<P extends Record> extends Method<P> {
         return OptionalDouble.empty();
     }
 
+    /**
+     * The {@link Sensitivity.Proxy} key ({@code auto} allowed) the allocator wants measured on calibration data before
+     * it allocates ({@link SensitivityProbe}), or empty when it needs none.
+     */
+    default java.util.Optional<String> sensitivityProxy(P params) {
+        return java.util.Optional.empty();
+    }
+
     /** Whether allocating reads the weights (then a plan made from metadata alone is an estimate). */
     default boolean readsWeights(P params) {
         return false;
@@ -55,13 +63,22 @@ public interface BitAllocator<P extends Record> extends Method<P> {
      * @param weights           reads a module's weight, fp32 [rows, cols] (fails when planning from metadata)
      * @param storedBits        stored bits of a module at a scheme in the output format (codes, scales, zero points,
      *                          g_idx)
+     * @param sensitivity       measured error per module and width ({@link SensitivityProbe}), when calibration
+     *                          measured it
      */
     record Input(List<LinearModule> free, Map<LinearModule, QuantScheme> fixed, QuantScheme scheme, boolean uniformExpertBits,
                  Optional<ExpertUsage> usage, Function<LinearModule, float[]> weights,
-                 ToLongBiFunction<LinearModule, QuantScheme> storedBits) {
+                 ToLongBiFunction<LinearModule, QuantScheme> storedBits, Optional<Sensitivity> sensitivity) {
         public Input {
             free = List.copyOf(free);
             fixed = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(fixed));
+            sensitivity = sensitivity == null ? Optional.empty() : sensitivity;
+        }
+
+        /** Without a measured sensitivity. */
+        public Input(List<LinearModule> free, Map<LinearModule, QuantScheme> fixed, QuantScheme scheme, boolean uniformExpertBits,
+                     Optional<ExpertUsage> usage, Function<LinearModule, float[]> weights, ToLongBiFunction<LinearModule, QuantScheme> storedBits) {
+            this(free, fixed, scheme, uniformExpertBits, usage, weights, storedBits, Optional.empty());
         }
     }
 

@@ -20,11 +20,17 @@ final class BitPlanner {
     private final Optional<ExpertUsage> usage;
     private final DType weightType;
     private final Function<LinearModule, float[]> weights;
+    private final Optional<Sensitivity> sensitivity;
 
-    /** {@code weights} reads a module's weight (for allocators that read weights); {@code weightType} the model's. */
-    BitPlanner(QuantOptions opts, Optional<ExpertUsage> usage, DType weightType, Function<LinearModule, float[]> weights) {
+    /**
+     * {@code weights} reads a module's weight (for allocators that read weights); {@code weightType} the model's;
+     * {@code sensitivity} the measured errors, if any.
+     */
+    BitPlanner(QuantOptions opts, Optional<ExpertUsage> usage, Optional<Sensitivity> sensitivity, DType weightType,
+               Function<LinearModule, float[]> weights) {
         this.opts = opts;
-        this.usage = usage;
+        this.usage = usage.isPresent() ? usage : sensitivity.map(Sensitivity::usage);
+        this.sensitivity = sensitivity;
         this.weightType = weightType;
         this.weights = weights;
     }
@@ -45,7 +51,7 @@ final class BitPlanner {
         }
         boolean gIdx = opts.method().activationOrder();
         BitAllocator.Input in = new BitAllocator.Input(free, out, opts.scheme(), opts.uniformExpertBits(), usage, weights,
-                (m, s) -> opts.format().storedBits(m, s, gIdx, weightType));
+                (m, s) -> opts.format().storedBits(m, s, gIdx, weightType), sensitivity);
         Map<LinearModule, QuantScheme> allocated = opts.allocation().allocate(in);
         for (LinearModule m : free) {
             QuantScheme s = allocated.get(m);

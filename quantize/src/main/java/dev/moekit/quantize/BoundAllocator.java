@@ -57,6 +57,11 @@ public record BoundAllocator<P extends Record>(BitAllocator<P> allocator, P para
         return allocator.needsCalibration(params);
     }
 
+    /** The sensitivity proxy to measure before allocating, if any ({@link BitAllocator#sensitivityProxy}). */
+    public java.util.Optional<String> sensitivityProxy() {
+        return allocator.sensitivityProxy(params);
+    }
+
     public boolean readsWeights() {
         return allocator.readsWeights(params);
     }

@@ -58,6 +58,10 @@ public record BoundQuantizer<P extends Record>(WeightQuantizer<P> quantizer, P p
         return quantizer.activationOrder(params);
     }
 
+    public boolean calibratesAllExperts() {
+        return quantizer.calibratesAllExperts(params);
+    }
+
     public long minCalibrationRows() {
         return quantizer.minCalibrationRows(params);
     }

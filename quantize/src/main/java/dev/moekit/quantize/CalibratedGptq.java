@@ -26,7 +26,8 @@ import java.util.Set;
  * GPTQ the way the reference runs it: calibration windows go through the model layer by layer (the {@code eval}
  * module's {@link dev.moekit.eval.Calibration}, sequential mode); while layer {@code l} runs, every planned module's
  * input rows accumulate into its Hessian ({@code H = 2/N X^T X}; padding rows dropped for token-aligned inputs;
- * routed experts see only their routed tokens, or all tokens with {@code allExperts}); when the layer is done its
+ * routed experts see all tokens when the method asks for it, GPTQ's default {@code all_experts}, or the calibration's
+ * {@code allExperts} does, else only their routed tokens); when the layer is done its
  * modules are quantized and written, and the layer's weights are replaced by the quantized values, so layer
  * {@code l+1} is calibrated on the outputs of the quantized model. Experts with fewer than {@code minTokens} rows
  * fall back to RTN (reported). Modules outside decoder layers (lm_head, if selected) are RTN. The method is the
@@ -44,6 +45,15 @@ public final class CalibratedGptq {
 
     public static Result run(Checkpoint in, Path out, QuantOptions opts, CalibrationOptions calibration,
                              RuntimeOptions runtime, Progress progress) {
+        return run(in, out, opts, calibration, runtime, progress, Optional.empty());
+    }
+
+    /**
+     * As {@link #run(Checkpoint, Path, QuantOptions, CalibrationOptions, RuntimeOptions, Progress)}, bits planned from
+     * a sensitivity measured beforehand ({@link SensitivityProbe}; its routing counts serve usage-based allocators).
+     */
+    public static Result run(Checkpoint in, Path out, QuantOptions opts, CalibrationOptions calibration,
+                             RuntimeOptions runtime, Progress progress, Optional<Sensitivity> sensitivity) {
         if (!opts.method().needsCalibration()) {
             throw new IllegalArgumentException("calibrated quantization runs a method that uses calibration Hessians (gptq); '"
                     + opts.method().name() + "' needs no calibration");
@@ -53,9 +63,10 @@ public final class CalibratedGptq {
             throw new CheckpointException(in.dir() + ": calibrated GPTQ needs per-expert tensors (this checkpoint fuses experts)");
         }
         Linalg la = Linalg.nd4j();
-        try (QuantSession session = QuantSession.open(in, out, opts, Optional.empty(), la);
+        boolean allExperts = calibration.allExperts() || opts.method().calibratesAllExperts();
+        try (QuantSession session = QuantSession.open(in, out, opts, sensitivity.map(Sensitivity::usage), sensitivity, la);
              CausalLm model = CausalLm.of(in, spec, runtime);
-             Observer obs = new Observer(session, la, calibration.allExperts())) {
+             Observer obs = new Observer(session, la, allExperts)) {
             List<TokenBatch> batches = dev.moekit.eval.Calibration.batches(in.dir(), calibration, runtime.batchSize());
             CoverageReport coverage = dev.moekit.eval.Calibration.run(model, batches, calibration.withSequential(true), obs, progress);
             return new Result(session.finish(), coverage);

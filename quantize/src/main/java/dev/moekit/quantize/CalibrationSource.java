@@ -27,6 +27,30 @@ public interface CalibrationSource {
         return Optional.empty();
     }
 
+    /** The measured sensitivity per module and width ({@link SensitivityProbe}), when known. */
+    default Optional<Sensitivity> sensitivity() {
+        return Optional.empty();
+    }
+
+    /** A calibration with a measured sensitivity (and its routing counts) only: RTN with a measured bit allocation. */
+    static CalibrationSource sensitivityOnly(Sensitivity sensitivity) {
+        return new CalibrationSource() {
+            @Override
+            public void inputs(LinearModule module, BatchSink sink) {
+            }
+
+            @Override
+            public Optional<ExpertUsage> usage() {
+                return Optional.of(sensitivity.usage());
+            }
+
+            @Override
+            public Optional<Sensitivity> sensitivity() {
+                return Optional.of(sensitivity);
+            }
+        };
+    }
+
     /** A calibration with routing counts only (RTN with usage-aware bit allocation). */
     static CalibrationSource usageOnly(ExpertUsage usage) {
         return new CalibrationSource() {

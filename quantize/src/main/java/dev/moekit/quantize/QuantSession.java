@@ -30,19 +30,19 @@ public final class QuantSession implements AutoCloseable {
     private float[] lastValues; // the dequantized values of the module being written
     private final java.util.function.Predicate<String> mine; // a work unit's tensors (by name), or everything
 
-    private QuantSession(Checkpoint in, Path out, QuantOptions opts, Optional<ExpertUsage> usage, Linalg linalg) {
-        this(in, opts, usage, linalg, null, tensors -> CheckpointWriter.create(out, tensors, opts.writer(), in.dir()));
+    private QuantSession(Checkpoint in, Path out, QuantOptions opts, Optional<ExpertUsage> usage, Optional<Sensitivity> sensitivity, Linalg linalg) {
+        this(in, opts, usage, sensitivity, linalg, null, tensors -> CheckpointWriter.create(out, tensors, opts.writer(), in.dir()));
     }
 
-    private QuantSession(Checkpoint in, QuantOptions opts, Optional<ExpertUsage> usage, Linalg linalg, java.util.function.Predicate<String> mine,
-                         java.util.function.Function<List<TensorSpec>, CheckpointWriter> writerFor) {
+    private QuantSession(Checkpoint in, QuantOptions opts, Optional<ExpertUsage> usage, Optional<Sensitivity> sensitivity, Linalg linalg,
+                         java.util.function.Predicate<String> mine, java.util.function.Function<List<TensorSpec>, CheckpointWriter> writerFor) {
         this.mine = mine == null ? n -> true : mine;
         this.in = in;
         this.opts = opts;
         this.linalg = linalg;
         ModelSpec spec = ModelSpec.of(in);
         ModuleCatalog catalog = ModuleCatalog.of(in, spec);
-        Map<LinearModule, QuantScheme> all = Quantizer.planFor(spec, catalog, opts, usage, m -> Weights.read(in, m));
+        Map<LinearModule, QuantScheme> all = Quantizer.planFor(spec, catalog, opts, usage, sensitivity, m -> Weights.read(in, m));
         opts.method().check(opts.scheme());
         all.values().stream().distinct().forEach(s -> opts.method().check(s));
         this.plan = new OutputPlan(in.dir().toString(), spec, catalog, opts, all);
@@ -59,12 +59,18 @@ public final class QuantSession implements AutoCloseable {
      */
     public static QuantSession openUnit(Checkpoint in, QuantOptions opts, Linalg linalg, java.util.function.Predicate<String> mine,
                                         java.util.function.Function<List<TensorSpec>, CheckpointWriter> writerFor) {
-        return new QuantSession(in, opts, Optional.empty(), linalg, mine, writerFor);
+        return new QuantSession(in, opts, Optional.empty(), Optional.empty(), linalg, mine, writerFor);
     }
 
     /** Plans {@code in}'s quantization and opens the output {@code out}. */
     public static QuantSession open(Checkpoint in, Path out, QuantOptions opts, Optional<ExpertUsage> usage, Linalg linalg) {
-        return new QuantSession(in, out, opts, usage, linalg);
+        return new QuantSession(in, out, opts, usage, Optional.empty(), linalg);
+    }
+
+    /** As {@link #open(Checkpoint, Path, QuantOptions, Optional, Linalg)}, bits planned from a measured sensitivity. */
+    public static QuantSession open(Checkpoint in, Path out, QuantOptions opts, Optional<ExpertUsage> usage, Optional<Sensitivity> sensitivity,
+                                    Linalg linalg) {
+        return new QuantSession(in, out, opts, usage, sensitivity, linalg);
     }
 
     /** Modules to quantize, in checkpoint order. */

@@ -65,7 +65,7 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
     private static final String CHECKPOINT = "checkpoint";
 
     /** The stage keys handed to the weight quantizer's own parameters, when it has them. */
-    static final List<String> METHOD_KEYS = List.of("damp_percent", "act_order", "min_tokens");
+    static final List<String> METHOD_KEYS = List.of("damp_percent", "act_order", "min_tokens", "all_experts");
 
     /**
      * One fixed-bits rule.
@@ -97,11 +97,14 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
      * @param rules             fixed bits by selector, first match wins
      * @param averageBits       budget: average stored bits per quantized weight; null = no solver
      * @param candidateBits     widths the solver may use (with {@code averageBits})
+     * @param proxy             the solver's error proxy (with {@code averageBits}): {@code auto}/{@code output}
+     *                          (measured on calibration), {@code imatrix}, {@code hessian}, {@code gptq}, {@code weight}
      * @param quantmoe          QuantMoE-Bench heuristic instead of the solver: "high/low", e.g. "4/2"
      * @param uniformExpertBits one scheme for all experts of a layer
      * @param dampPercent       GPTQ damping (methods that take it; null otherwise)
      * @param actOrder          GPTQ activation order (methods that take it; null otherwise)
      * @param minTokens         GPTQ falls back to RTN below this many calibration tokens (methods that take it)
+     * @param allExperts        GPTQ on MoE models: every expert's Hessian from every token (default true)
      * @param maxShardBytes     output shard size
      */
     public record Parameters(
@@ -115,11 +118,13 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
             @Doc("fixed bits by selector, first match wins: [{targets, ignore, bits}]") List<Rule> rules,
             @Doc("budget solver: average stored bits per quantized weight (scales included), e.g. 3.0") Double averageBits,
             @Doc("bit widths the budget solver may use (with average_bits)") List<Integer> candidateBits,
+            @Doc("budget solver's error proxy (with average_bits): auto/output (measured layer-output change, needs calibration), imatrix, hessian, gptq, or weight (no calibration)") String proxy,
             @Doc("QuantMoE-Bench heuristic instead of the solver: \"high/low\" bits, attention and shared experts high, e.g. \"4/2\"") String quantmoe,
             @Doc("one scheme for all routed experts of a layer, as fused MoE kernels need (default: on for packed formats)") Boolean uniformExpertBits,
             @Doc("GPTQ damping, fraction of the mean Hessian diagonal (method gptq)") Double dampPercent,
             @Doc("GPTQ activation order, desc_act (method gptq)") Boolean actOrder,
             @Doc("modules with fewer calibration tokens fall back to RTN (method gptq)") Long minTokens,
+            @Doc("MoE: calibrate every routed expert on every token, as llm-compressor does (method gptq; default true)") Boolean allExperts,
             @Doc("largest output shard in bytes") Long maxShardBytes,
             @Doc("decoder layers per work unit (batch jobs; the output is the same for any value)") Integer layersPerUnit,
             @Doc("gptq calibration inputs: sequential (each layer sees the quantized earlier layers' outputs; units run in layer order) "
@@ -156,21 +161,26 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
             if (candidateBits != null && averageBits == null) {
                 throw new IllegalArgumentException("candidate_bits are the budget solver's widths: give average_bits too");
             }
+            if (proxy != null && averageBits == null) {
+                throw new IllegalArgumentException("proxy is the budget solver's error proxy: give average_bits too");
+            }
             uniformExpertBits = uniformExpertBits == null ? f.packed() : uniformExpertBits;
             maxShardBytes = maxShardBytes == null ? CheckpointWriter.DEFAULT_MAX_SHARD : maxShardBytes;
             if (maxShardBytes <= 0) {
                 throw new IllegalArgumentException("max_shard_bytes must be positive, got " + maxShardBytes);
             }
-            BoundQuantizer<?> bq = bindQuantizer(q, dampPercent, actOrder, minTokens);
+            BoundQuantizer<?> bq = bindQuantizer(q, dampPercent, actOrder, minTokens, allExperts);
             ObjectNode mp = bq.paramsJson();
             dampPercent = mp.hasNonNull("damp_percent") ? mp.get("damp_percent").doubleValue() : null;
             actOrder = mp.hasNonNull("act_order") ? mp.get("act_order").booleanValue() : null;
             minTokens = mp.hasNonNull("min_tokens") ? mp.get("min_tokens").longValue() : null;
-            BoundAllocator<?> ba = bindAllocation(averageBits, candidateBits, quantmoe);
-            if (averageBits != null) { // the solver's widths, defaults resolved
+            allExperts = mp.hasNonNull("all_experts") ? mp.get("all_experts").booleanValue() : null;
+            BoundAllocator<?> ba = bindAllocation(averageBits, candidateBits, proxy, quantmoe);
+            if (averageBits != null) { // the solver's widths and proxy, defaults resolved
                 List<Integer> widths = new ArrayList<>();
                 ba.paramsJson().path("candidate_bits").forEach(n -> widths.add(n.intValue()));
                 candidateBits = List.copyOf(widths);
+                proxy = ba.paramsJson().path("proxy").asText();
             }
             quantmoe = quantmoe == null ? null : quantmoe.trim();
             bq.check(new QuantScheme(bits, groupSize, symmetric));
@@ -186,12 +196,12 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
 
         /** The weight quantizer with its parameters. */
         public BoundQuantizer<?> quantizer() {
-            return bindQuantizer(WeightQuantizer.named(method), dampPercent, actOrder, minTokens);
+            return bindQuantizer(WeightQuantizer.named(method), dampPercent, actOrder, minTokens, allExperts);
         }
 
         /** The bit allocator with its parameters. */
         public BoundAllocator<?> allocation() {
-            return bindAllocation(averageBits, candidateBits, quantmoe);
+            return bindAllocation(averageBits, candidateBits, proxy, quantmoe);
         }
     }
 
@@ -228,7 +238,7 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
 
     @Override
     public boolean needsCalibration(Parameters p) {
-        return p.quantizer().needsCalibration();
+        return p.quantizer().needsCalibration() || p.allocation().needsCalibration();
     }
 
     private static <T> T named(String key, String name, Function<String, T> lookup) {
@@ -246,8 +256,8 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
     }
 
     /** {@code q} with the stage's method keys that are given; a key {@code q} does not take fails naming those that do. */
-    private static BoundQuantizer<?> bindQuantizer(WeightQuantizer<?> q, Double dampPercent, Boolean actOrder, Long minTokens) {
-        Object[] values = {dampPercent, actOrder, minTokens};
+    private static BoundQuantizer<?> bindQuantizer(WeightQuantizer<?> q, Double dampPercent, Boolean actOrder, Long minTokens, Boolean allExperts) {
+        Object[] values = {dampPercent, actOrder, minTokens, allExperts};
         ObjectNode p = Json.PRETTY.createObjectNode();
         List<String> own = ParamInfo.of(q.parameters()).stream().map(ParamInfo::key).toList();
         for (int i = 0; i < METHOD_KEYS.size(); i++) {
@@ -266,9 +276,12 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
     }
 
     /** The budget solver with {@code average_bits}, the QuantMoE heuristic with {@code quantmoe}, else uniform bits. */
-    private static BoundAllocator<?> bindAllocation(Double averageBits, List<Integer> candidateBits, String quantmoe) {
+    private static BoundAllocator<?> bindAllocation(Double averageBits, List<Integer> candidateBits, String proxy, String quantmoe) {
         if (averageBits != null) {
             ObjectNode p = Json.PRETTY.createObjectNode().put("average_bits", averageBits);
+            if (proxy != null) {
+                p.put("proxy", proxy);
+            }
             if (candidateBits != null) {
                 candidateBits.forEach(p.putArray("candidate_bits")::add);
             }
@@ -301,7 +314,7 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
         ModuleCatalog catalog = ModuleCatalog.of(spec, byName::get);
         boolean exact = o.allocation().dataFree();
         QuantOptions planning = exact ? o : o.withAllocation(BoundAllocator.of("uniform"));
-        Map<LinearModule, QuantScheme> schemes = Quantizer.planFor(spec, catalog, planning, Optional.empty(), m -> {
+        Map<LinearModule, QuantScheme> schemes = Quantizer.planFor(spec, catalog, planning, Optional.empty(), Optional.empty(), m -> {
             throw new IllegalStateException("weights are not read while planning");
         });
         OutputPlan op = new OutputPlan(in.real() ? in.path().toString() : "the planned input", spec, catalog, o, schemes);
@@ -347,13 +360,15 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
                     + "); the planned tensors assume " + o.scheme().bits() + " bits where no rule fixes them");
         }
         if (o.method().needsCalibration()) {
-            notes.add(o.method().name() + " calibrates layer by layer; modules that see fewer than " + o.method().minCalibrationRows()
-                    + " calibration tokens fall back to RTN (listed in the report)");
+            notes.add(o.method().name() + " calibrates layer by layer" + (o.method().calibratesAllExperts() ? ", every routed expert on every token" : "")
+                    + "; modules that see fewer than " + o.method().minCalibrationRows() + " calibration tokens fall back to RTN (listed in the report)");
         }
+        o.allocation().sensitivityProxy().ifPresent(px -> notes.add("the bit widths come from a sensitivity measured on calibration data first (proxy "
+                + SensitivityProbe.resolve(px, o.method()).key() + ")"));
         if (!o.format().packed()) {
             notes.add(o.format().name() + " writes dequantized weights in the input dtype: the output is not smaller than the input");
         }
-        return new SingleUnitStage.Planned(out, o.method().needsCalibration(), notes, d);
+        return new SingleUnitStage.Planned(out, o.method().needsCalibration() || o.allocation().needsCalibration(), notes, d);
     }
 
     /** Whether the stage runs GPTQ on calibration data. */
@@ -483,7 +498,7 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
         try (Checkpoint in = Checkpoint.open(ctx.input())) {
             ModelSpec spec = ModelSpec.of(in);
             ModuleCatalog catalog = ModuleCatalog.of(in, spec);
-            Map<LinearModule, QuantScheme> schemes = Quantizer.planFor(spec, catalog, opts, Optional.empty(), m -> Weights.read(in, m));
+            Map<LinearModule, QuantScheme> schemes = Quantizer.planFor(spec, catalog, opts, Optional.empty(), Optional.empty(), m -> Weights.read(in, m));
             OutputPlan op = new OutputPlan(in.dir().toString(), spec, catalog, opts, schemes);
             List<TensorSpec> inTensors = in.names().stream().map(n -> TensorSpec.of(in.info(n))).toList();
             ObjectNode qc = op.quantizationConfig();
@@ -539,18 +554,31 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
         QuantOptions opts = p.options();
         QuantReport r;
         CoverageReport coverage = null;
+        Optional<Sensitivity> sensitivity = Optional.empty();
         long bytesIn;
         try (Checkpoint in = Checkpoint.open(input)) {
             bytesIn = in.names().stream().mapToLong(n -> in.info(n).byteSize()).sum();
-            if (opts.method().needsCalibration() && context.calibration() != null) {
+            boolean calibrated = opts.method().needsCalibration() || opts.allocation().needsCalibration();
+            if (calibrated && context.calibration() == null) {
+                if (opts.allocation().needsCalibration()) {
+                    throw new IllegalArgumentException("quantize: the budget solver's proxy '" + opts.allocation().sensitivityProxy().orElse("")
+                            + "' is measured on calibration data, and the recipe gives none (add calibration, or proxy: weight)");
+                }
+            }
+            if (calibrated && context.calibration() != null) {
                 CalibrationOptions base = CalibrationOptions.of(context.calibration());
                 CalibrationOptions co = new CalibrationOptions(base.files(), base.window(), base.windowsPerFile(), base.allExperts(), true,
-                        opts.method().minCalibrationRows());
+                        Math.max(1, opts.method().minCalibrationRows()));
                 RuntimeOptions ro = new RuntimeOptions(RuntimeOptions.parseDevice(context.device()), RuntimeOptions.cpu().precision(), false,
                         RuntimeOptions.cpu().batchSize());
-                CalibratedGptq.Result g = CalibratedGptq.run(in, output, opts, co, ro, context.events());
-                r = g.report();
-                coverage = g.coverage();
+                sensitivity = SensitivityProbe.forAllocation(in, opts, co, ro, context.events());
+                if (opts.method().needsCalibration()) {
+                    CalibratedGptq.Result g = CalibratedGptq.run(in, output, opts, co, ro, context.events(), sensitivity);
+                    r = g.report();
+                    coverage = g.coverage();
+                } else {
+                    r = Quantizer.run(in, output, opts, CalibrationSource.sensitivityOnly(sensitivity.orElseThrow()));
+                }
             } else {
                 r = Quantizer.run(in, output, opts, null);
             }
@@ -559,7 +587,9 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
         try (Checkpoint out = Checkpoint.open(output)) {
             bytesOut = out.names().stream().mapToLong(n -> out.info(n).byteSize()).sum();
         }
-        return report(r, opts, bytesIn, bytesOut, coverage == null ? null : coverage.toJson());
+        ObjectNode rep = report(r, opts, bytesIn, bytesOut, coverage == null ? null : coverage.toJson());
+        sensitivity.ifPresent(x -> rep.set("sensitivity", x.toJson()));
+        return rep;
     }
 
     /** The stage report: the quantization report, sizes, fallbacks and the lines {@code moekit quantize} prints. */

@@ -39,7 +39,8 @@ public final class Quantizer {
 
     public static QuantReport run(Checkpoint in, Path out, QuantOptions opts, CalibrationSource calibration, Linalg linalg) {
         Optional<ExpertUsage> usage = calibration == null ? Optional.empty() : calibration.usage();
-        try (QuantSession s = QuantSession.open(in, out, opts, usage, linalg);
+        Optional<Sensitivity> sensitivity = calibration == null ? Optional.empty() : calibration.sensitivity();
+        try (QuantSession s = QuantSession.open(in, out, opts, usage, sensitivity, linalg);
              HessianCache hessians = new HessianCache(calibration, linalg)) {
             boolean withHessians = opts.method().needsCalibration() && calibration != null;
             for (LinearModule m : s.planned()) {
@@ -52,14 +53,15 @@ public final class Quantizer {
     /** The plan alone (module -> scheme), e.g. for a dry run. */
     public static Map<LinearModule, QuantScheme> plan(Checkpoint in, QuantOptions opts, CalibrationSource calibration) {
         Optional<ExpertUsage> usage = calibration == null ? Optional.empty() : calibration.usage();
+        Optional<Sensitivity> sensitivity = calibration == null ? Optional.empty() : calibration.sensitivity();
         ModelSpec spec = ModelSpec.of(in);
-        return planFor(spec, ModuleCatalog.of(in, spec), opts, usage, m -> Weights.read(in, m));
+        return planFor(spec, ModuleCatalog.of(in, spec), opts, usage, sensitivity, m -> Weights.read(in, m));
     }
 
     /** Schemes of the modules the selector picks from {@code catalog}; {@code weights} reads a module's weight. */
     static Map<LinearModule, QuantScheme> planFor(ModelSpec spec, ModuleCatalog catalog, QuantOptions opts, Optional<ExpertUsage> usage,
-                                                  Function<LinearModule, float[]> weights) {
+                                                  Optional<Sensitivity> sensitivity, Function<LinearModule, float[]> weights) {
         List<LinearModule> selected = catalog.linears().stream().filter(m -> opts.selector().matches(m.candidate())).toList();
-        return new BitPlanner(opts, usage, spec.dtype(), weights).plan(selected);
+        return new BitPlanner(opts, usage, sensitivity, spec.dtype(), weights).plan(selected);
     }
 }

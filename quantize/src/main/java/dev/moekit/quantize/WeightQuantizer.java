@@ -36,6 +36,11 @@ public interface WeightQuantizer<P extends Record> extends Method<P> {
         return false;
     }
 
+    /** Whether calibration should send every token through every routed expert for its statistics (MoE models). */
+    default boolean calibratesAllExperts(P params) {
+        return false;
+    }
+
     /** Calibration rows (tokens) below which a module falls back to RTN; 0 for data-free methods. */
     default long minCalibrationRows(P params) {
         return 0;

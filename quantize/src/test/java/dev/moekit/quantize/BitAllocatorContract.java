@@ -36,6 +36,30 @@ public abstract class BitAllocatorContract extends MethodContract<BitAllocator<?
         return BoundAllocator.of(a, a.bind(sampleParams(a)));
     }
 
+    /**
+     * Calibration for allocators that use it: expert e of every layer got 100 * (e + 1) tokens, and a sensitivity whose
+     * error at b bits is the module's RTN weight error (a stand-in for a measured one, enough for the contract).
+     */
+    private static CalibrationSource calibration(Checkpoint in, ModelSpec spec) {
+        ExpertUsage usage = usage(spec).usage().orElseThrow();
+        List<Integer> widths = List.of(2, 3, 4, 8);
+        Map<String, double[]> errors = new HashMap<>();
+        for (LinearModule m : ModuleCatalog.of(in, spec).linears()) {
+            float[] w = Weights.read(in, m);
+            double[] e = new double[widths.size()];
+            for (int c = 0; c < e.length; c++) {
+                float[] q = dev.moekit.quantize.method.Rtn.quantize(w, m.rows(), m.cols(), new QuantScheme(widths.get(c), 128, true),
+                        dev.moekit.toolkit.io.DType.F32).dequantize();
+                for (int i = 0; i < w.length; i++) {
+                    e[c] += (w[i] - q[i]) * (double) (w[i] - q[i]);
+                }
+            }
+            errors.put(m.module(), e);
+        }
+        Sensitivity s = new Sensitivity(Sensitivity.Proxy.HESSIAN, widths, errors, Map.of(), java.util.Set.of(), 0, usage);
+        return CalibrationSource.sensitivityOnly(s);
+    }
+
     /** Routing counts for allocators that use them: expert e of every layer got 100 * (e + 1) tokens. */
     private static CalibrationSource usage(ModelSpec spec) {
         Map<Integer, long[]> counts = new HashMap<>();
@@ -56,7 +80,7 @@ public abstract class BitAllocatorContract extends MethodContract<BitAllocator<?
         List<BitRule> attention8 = List.of(new BitRule(Selector.of("kind:attention"), 8));
         try (Checkpoint in = Checkpoint.open(TestWeights.MIXTRAL)) {
             ModelSpec spec = ModelSpec.of(in);
-            CalibrationSource src = b.needsCalibration() ? usage(spec) : null;
+            CalibrationSource src = b.needsCalibration() ? calibration(in, spec) : null;
             int expected = spec.layers() * (4 + 3 * spec.layer(0).experts());
             for (boolean uniform : new boolean[] {true, false}) {
                 for (List<BitRule> rules : List.of(List.<BitRule>of(), attention8)) {
@@ -112,7 +136,7 @@ public abstract class BitAllocatorContract extends MethodContract<BitAllocator<?
         try (Checkpoint in = Checkpoint.open(TestWeights.MIXTRAL)) {
             ModelSpec spec = ModelSpec.of(in);
             QuantOptions o = QuantOptions.defaults("compressed-tensors").withUniformExpertBits(false).withAllocation(b);
-            Map<LinearModule, QuantScheme> metadata = Quantizer.planFor(spec, ModuleCatalog.of(in, spec), o, Optional.empty(), m -> {
+            Map<LinearModule, QuantScheme> metadata = Quantizer.planFor(spec, ModuleCatalog.of(in, spec), o, Optional.empty(), Optional.empty(), m -> {
                 throw new AssertionError(a.name() + " says it reads no weights but read " + m.module());
             });
             assertEquals(Quantizer.plan(in, o, null), metadata);

@@ -39,10 +39,12 @@ class CalibratedGptqTest {
             if (m.role().kind() == Role.Kind.ATTENTION) {
                 assertEquals("gptq", m.method(), m.module());
                 assertEquals(2048, m.calibrationRows(), "every calibration token reaches attention: " + m.module());
-            } else {
-                assertEquals(m.calibrationRows() >= 32 ? "gptq" : "rtn", m.method(), m.module());
+            } else { // all_experts (the default): every expert's Hessian from every token, so none falls back
+                assertEquals("gptq", m.method(), m.module());
+                assertEquals(2048, m.calibrationRows(), "every calibration token reaches every expert: " + m.module());
             }
         }
+        assertEquals(0, r.fallbacks());
         List<Path> test = List.of(DATA.resolve("python.test.txt"), DATA.resolve("misc.test.txt"));
         EvalOptions eo = EvalOptions.of(test).withWindows(128, 4).withReference(TestWeights.MIXTRAL);
         EvalResult eg = Evaluator.evaluate(tmp.resolve("gptq"), eo, Progress.NONE);

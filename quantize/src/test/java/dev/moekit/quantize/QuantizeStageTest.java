@@ -103,11 +103,17 @@ class QuantizeStageTest {
         assertEquals(List.of(2, 3, 4, 8), p.candidateBits());
         assertEquals(0.01, p.dampPercent());
         assertEquals(128L, p.minTokens());
+        assertEquals(true, p.allExperts(), "GPTQ calibrates every expert by default");
+        assertEquals("auto", p.proxy());
+        assertTrue(STAGE.needsCalibration(bind("{\"average_bits\": 3}")), "the solver's default proxy is measured");
+        assertFalse(STAGE.needsCalibration(bind("{\"average_bits\": 3, \"proxy\": \"weight\"}")));
         assertFalse(p.uniformExpertBits(), "fake-quant: experts may differ");
         assertEquals(p, STAGE.bind(Params.toJson(p)));
         QuantizeStage.Parameters rtn = bind("{}");
         assertEquals("rtn", rtn.method());
         assertEquals(null, rtn.dampPercent(), "rtn takes no GPTQ keys");
+        assertEquals(null, rtn.allExperts());
+        assertEquals(null, rtn.proxy(), "no solver, no proxy");
         assertTrue(rtn.uniformExpertBits());
     }
 
@@ -123,6 +129,20 @@ class QuantizeStageTest {
         assertTrue(experts.has("2") && experts.size() == 1, "routed experts low: " + experts);
         assertTrue(heuristic.details().path("bits_by_kind").path("attention").has("4"));
         assertTrue(heuristic.details().path("average_bits").asDouble() > 2 && heuristic.details().path("average_bits").asDouble() < 2.5);
+    }
+
+    @Test
+    void theMeasuredSolverWithoutCalibrationFailsNamingTheProxy() throws Exception {
+        QuantizeStage.Parameters p = bind("{\"average_bits\": 3.0}");
+        Plan plan = plan(p);
+        assertTrue(plan.calibrates());
+        StageContext none = new StageContext(TestWeights.MIXTRAL, null, "cpu", 0, Events.NONE);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> STAGE.run(p, plan, TestWeights.MIXTRAL, List.of(), tmp.resolve("out"), none));
+        assertTrue(e.getMessage().contains("proxy") && e.getMessage().contains("calibration"), e.getMessage());
+        assertFalse(java.nio.file.Files.exists(tmp.resolve("out").resolve("config.json")), "no half-written output");
+        assertMessage("{\"proxy\": \"weight\"}", "proxy", "average_bits");
+        assertMessage("{\"average_bits\": 3, \"proxy\": \"fisher\"}", "proxy", "output");
     }
 
     @Test

@@ -178,7 +178,8 @@ class QuantizerTest {
             assertEquals(2, m.layer());
             assertEquals(3, m.expert());
             assertEquals("rtn", m.method());
-            assertNotNull(m.fallback());
+            assertEquals("16 calibration tokens < 64", m.fallback(), "the reason names the tokens seen and the threshold");
+            assertEquals(16, m.calibrationRows());
         });
         assertTrue(r.modules().stream().filter(m -> m.fallback() == null).allMatch(m -> m.method().equals("gptq") && m.calibrationRows() == 256));
         try (QuantizedCheckpoint q = QuantizedCheckpoint.open(out)) {

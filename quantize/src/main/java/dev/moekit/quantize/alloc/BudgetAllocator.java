@@ -3,6 +3,7 @@ package dev.moekit.quantize.alloc;
 import dev.moekit.quantize.BitAllocator;
 import dev.moekit.quantize.LinearModule;
 import dev.moekit.quantize.QuantScheme;
+import dev.moekit.quantize.Sensitivity;
 import dev.moekit.quantize.method.Rtn;
 import dev.moekit.toolkit.io.DType;
 import dev.moekit.toolkit.method.Doc;
@@ -16,9 +17,15 @@ import java.util.OptionalDouble;
 /**
  * Bit allocator {@code budget}: reach an average of {@code average_bits} stored bits per quantized weight (scales,
  * zero points and g_idx included, rule-fixed modules counted) at the least estimated output error, by the greedy
- * knapsack of {@link BudgetSolver}. The error proxy of a module at b bits is {@code ||W - RTN_b(W)||_F^2}, i.e.
- * {@code E||(W - Q) x||^2} for inputs with identity covariance, weighted per routed expert by its routed-token share
- * when routing counts are known. With uniform expert bits the routed experts of a layer are one allocation unit.
+ * knapsack of {@link BudgetSolver}. The error of a module at b bits is its measured {@link Sensitivity}
+ * ({@code proxy}: {@code imatrix} {@code sum_j E[x_j^2] sum_i dW_ij^2}, {@code hessian} {@code E||dW x||^2} with
+ * RTN's dW, {@code gptq} the same with GPTQ's dW; {@code output}, the default ({@code auto}), the measured relative change
+ * of the decoder layer's output when only that unit is quantized by the run's method, RTN or GPTQ), routed experts weighted by {@code (tokens routed / tokens) * E[gate^2]}; the caller
+ * measures it with {@link dev.moekit.quantize.SensitivityProbe} and passes it in {@link Input#sensitivity()}.
+ * {@code proxy: weight} is the old calibration-free proxy {@code ||W - RTN_b(W)||_F^2} (identity input covariance),
+ * weighted per routed expert by its routed-token share relative to the layer's mean when routing counts are given;
+ * it ranks modules in the wrong order on the reference models (docs/results/quantization.md) and is kept only as an
+ * option. With uniform expert bits the routed experts of a layer are one allocation unit.
  */
 public final class BudgetAllocator implements BitAllocator<BudgetAllocator.Parameters> {
     /**
@@ -26,8 +33,18 @@ public final class BudgetAllocator implements BitAllocator<BudgetAllocator.Param
      * @param candidateBits bit widths the solver may use
      */
     public record Parameters(@Doc("target average stored bits per quantized weight (scales, zero points, g_idx included), e.g. 3.0") Double averageBits,
-                             @Doc("bit widths the solver may use, each 2, 3, 4 or 8") List<Integer> candidateBits) {
+                             @Doc("bit widths the solver may use, each 2, 3, 4 or 8") List<Integer> candidateBits,
+                             @Doc("error proxy: output (default; auto = output): the measured change of the layer output when only the unit is quantized by the method; imatrix, hessian, gptq: activation-weighted weight errors; weight: ||W - Q||^2 without calibration") String proxy) {
+        /** The default proxy ({@code auto}). */
+        public Parameters(Double averageBits, List<Integer> candidateBits) {
+            this(averageBits, candidateBits, null);
+        }
+
         public Parameters {
+            proxy = proxy == null ? "auto" : proxy.trim().toLowerCase(java.util.Locale.ROOT);
+            if (!proxy.equals("auto")) {
+                Sensitivity.Proxy.of(proxy); // fails listing the known proxies
+            }
             if (averageBits == null) {
                 throw new IllegalArgumentException("the budget solver needs average_bits");
             }
@@ -68,7 +85,18 @@ public final class BudgetAllocator implements BitAllocator<BudgetAllocator.Param
 
     @Override
     public Calibration calibration() {
-        return Calibration.NONE; // routing counts, when a caller has them, only weight the error proxy
+        return Calibration.DEPENDS;
+    }
+
+    @Override
+    public java.util.Optional<String> sensitivityProxy(Parameters p) {
+        return p.proxy().equals("weight") ? java.util.Optional.empty() : java.util.Optional.of(p.proxy());
+    }
+
+    /** Every proxy but {@code weight} is measured on calibration data. */
+    @Override
+    public boolean needsCalibration(Parameters p) {
+        return !p.proxy().equals("weight");
     }
 
     @Override
@@ -93,6 +121,41 @@ public final class BudgetAllocator implements BitAllocator<BudgetAllocator.Param
         long fixedBits = in.fixed().entrySet().stream().mapToLong(e -> in.storedBits().applyAsLong(e.getKey(), e.getValue())).sum();
         long budget = (long) Math.floor(b.averageBits() * params) - fixedBits;
         List<List<LinearModule>> units = units(in);
+        List<BudgetSolver.Unit> su = b.proxy().equals("weight") ? weightProxy(units, cands, in) : measured(b, units, cands, in);
+        int[] choice = BudgetSolver.solve(su, budget);
+        Map<LinearModule, QuantScheme> out = new LinkedHashMap<>();
+        for (int u = 0; u < units.size(); u++) {
+            QuantScheme s = in.scheme().withBits(cands.get(choice[u]));
+            units.get(u).forEach(m -> out.put(m, s));
+        }
+        return out;
+    }
+
+    /** Units scored by the measured sensitivity. */
+    private static List<BudgetSolver.Unit> measured(Parameters b, List<List<LinearModule>> units, List<Integer> cands, Input in) {
+        Sensitivity sens = in.sensitivity().orElseThrow(() -> new IllegalArgumentException("the budget solver's proxy '" + b.proxy()
+                + "' is measured on calibration data, and none was given (give calibration, or proxy: weight for the calibration-free proxy)"));
+        if (!b.proxy().equals("auto") && !b.proxy().equals(sens.proxy().key())) {
+            throw new IllegalArgumentException("the budget solver asks for proxy '" + b.proxy() + "' but the sensitivity was measured with '"
+                    + sens.proxy().key() + "'");
+        }
+        List<BudgetSolver.Unit> su = new ArrayList<>();
+        for (List<LinearModule> unit : units) {
+            double[] err = new double[cands.size()];
+            long[] bits = new long[cands.size()];
+            for (LinearModule m : unit) {
+                for (int c = 0; c < cands.size(); c++) {
+                    err[c] += sens.error(m.module(), cands.get(c));
+                    bits[c] += in.storedBits().applyAsLong(m, in.scheme().withBits(cands.get(c)));
+                }
+            }
+            su.add(new BudgetSolver.Unit(err, bits));
+        }
+        return su;
+    }
+
+    /** Units scored by {@code ||W - RTN_b(W)||^2}, routed experts weighted by their relative usage when known. */
+    private static List<BudgetSolver.Unit> weightProxy(List<List<LinearModule>> units, List<Integer> cands, Input in) {
         List<BudgetSolver.Unit> su = new ArrayList<>();
         for (List<LinearModule> unit : units) {
             double[] err = new double[cands.size()];
@@ -108,13 +171,7 @@ public final class BudgetAllocator implements BitAllocator<BudgetAllocator.Param
             }
             su.add(new BudgetSolver.Unit(err, bits));
         }
-        int[] choice = BudgetSolver.solve(su, budget);
-        Map<LinearModule, QuantScheme> out = new LinkedHashMap<>();
-        for (int u = 0; u < units.size(); u++) {
-            QuantScheme s = in.scheme().withBits(cands.get(choice[u]));
-            units.get(u).forEach(m -> out.put(m, s));
-        }
-        return out;
+        return su;
     }
 
     /** Allocation units: each module alone, except routed experts of a layer together when bits must be uniform. */

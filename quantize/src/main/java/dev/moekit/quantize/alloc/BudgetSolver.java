@@ -1,15 +1,14 @@
 package dev.moekit.quantize.alloc;
 
 import java.util.List;
-import java.util.PriorityQueue;
 
 /**
  * Chooses one bit width per unit (a module, or all routed experts of a layer when bits must be uniform there) to
- * minimise the summed estimated error under a storage budget, by greedy marginal gain: start every unit at its
- * cheapest candidate, then repeatedly take the upgrade with the largest error reduction per extra stored bit that
- * still fits (an upgrade may skip candidates, e.g. 2 -> 4, when that gains more per bit). For convex
- * error-versus-bits curves this reaches the Lagrangian optimum at the budget; in general it is the standard greedy
- * knapsack approximation.
+ * minimise the summed estimated error under a storage budget: the multiple-choice knapsack solved exactly by dynamic
+ * programming over the budget above the cheapest allocation, in at most {@value #CELLS} cells (each upgrade's extra
+ * bits rounded up to whole cells, so the result never exceeds the budget and is optimal for the rounded costs; with
+ * room under {@value #CELLS} bits it is exact). A greedy by error reduction per bit, as before, strands budget when a
+ * large unit (a layer's experts) no longer fits and fills it with small upgrades; the DP does not.
  */
 final class BudgetSolver {
     private BudgetSolver() {
@@ -29,11 +28,11 @@ final class BudgetSolver {
         }
     }
 
-    private record Step(int unit, int from, int to, double gain, long cost) {}
+    /** Budget resolution of the dynamic programme. */
+    static final int CELLS = 20_000;
 
     /** Candidate index per unit, with total stored bits at most {@code budgetBits}. */
     static int[] solve(List<Unit> units, long budgetBits) {
-        int[] choice = new int[units.size()];
         long used = 0;
         for (Unit u : units) {
             used += u.bits()[0];
@@ -42,41 +41,46 @@ final class BudgetSolver {
             throw new IllegalArgumentException("bit budget of " + budgetBits + " bits is below the smallest allocation ("
                     + used + " bits); raise the average bits or allow fewer bits");
         }
-        PriorityQueue<Step> queue = new PriorityQueue<>((a, b) -> Double.compare(b.gain(), a.gain()));
-        for (int i = 0; i < units.size(); i++) {
-            offer(queue, units.get(i), i, 0, budgetBits - used);
+        long room = budgetBits - used;
+        long grain = Math.max(1, (room + CELLS - 1) / CELLS);
+        int cap = (int) (room / grain);
+        int n = units.size();
+        double[] best = new double[cap + 1];      // least error of the units so far within c cells (java.util: zeros)
+        byte[][] pick = new byte[n][cap + 1];
+        for (int u = 0; u < n; u++) {
+            Unit unit = units.get(u);
+            int k = unit.bits().length;
+            long[] cost = new long[k];
+            for (int c = 0; c < k; c++) {
+                long extra = unit.bits()[c] - unit.bits()[0];
+                cost[c] = extra <= 0 ? 0 : (extra + grain - 1) / grain;
+            }
+            double[] next = new double[cap + 1];
+            for (int c = 0; c <= cap; c++) {
+                double v = Double.POSITIVE_INFINITY;
+                byte arg = 0;
+                for (int j = 0; j < k; j++) {
+                    if (cost[j] <= c) {
+                        double e = best[(int) (c - cost[j])] + unit.errors()[j];
+                        if (e < v) {
+                            v = e;
+                            arg = (byte) j;
+                        }
+                    }
+                }
+                next[c] = v;
+                pick[u][c] = arg;
+            }
+            best = next;
         }
-        while (!queue.isEmpty()) {
-            Step s = queue.poll();
-            if (choice[s.unit()] != s.from()) {
-                continue; // stale
-            }
-            if (used + s.cost() > budgetBits) {
-                offer(queue, units.get(s.unit()), s.unit(), s.from(), budgetBits - used); // a smaller step may fit
-                continue;
-            }
-            choice[s.unit()] = s.to();
-            used += s.cost();
-            offer(queue, units.get(s.unit()), s.unit(), s.to(), budgetBits - used);
+        int[] choice = new int[n];
+        int c = cap;
+        for (int u = n - 1; u >= 0; u--) {
+            int j = pick[u][c];
+            choice[u] = j;
+            long extra = units.get(u).bits()[j] - units.get(u).bits()[0];
+            c -= (int) (extra <= 0 ? 0 : (extra + grain - 1) / grain);
         }
         return choice;
-    }
-
-    /** Queues the best-gain-per-bit upgrade of {@code u} from candidate {@code from} that costs at most {@code room}. */
-    private static void offer(PriorityQueue<Step> queue, Unit u, int unit, int from, long room) {
-        Step best = null;
-        for (int to = from + 1; to < u.bits().length; to++) {
-            long cost = u.bits()[to] - u.bits()[from];
-            if (cost <= 0 || cost > room) {
-                continue;
-            }
-            double gain = (u.errors()[from] - u.errors()[to]) / cost;
-            if (gain > 0 && (best == null || gain > best.gain())) {
-                best = new Step(unit, from, to, gain, cost);
-            }
-        }
-        if (best != null) {
-            queue.add(best);
-        }
     }
 }

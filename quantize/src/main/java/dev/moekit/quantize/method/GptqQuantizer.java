@@ -19,12 +19,22 @@ public final class GptqQuantizer implements WeightQuantizer<GptqQuantizer.Parame
      * @param actOrder    activation order ({@code desc_act}): columns by decreasing Hessian diagonal, with g_idx
      * @param blockSize   lazy-update block width; a multiple of the group size
      * @param minTokens   modules with fewer calibration rows fall back to RTN
+     * @param allExperts  on MoE models, every calibration token goes through every routed expert for its Hessian (the
+     *                    layer output keeps the real routing), as llm-compressor's MoE calibration does, so no expert
+     *                    falls back to RTN for lack of routed tokens; false: each expert sees only its routed tokens
      */
     public record Parameters(@Doc("damping, fraction of the mean Hessian diagonal, in (0, 1)") Double dampPercent,
                              @Doc("activation order (desc_act): quantize columns by decreasing Hessian diagonal, writes g_idx") Boolean actOrder,
                              @Doc("lazy-update block width; a multiple of the group size") Integer blockSize,
-                             @Doc("modules with fewer calibration tokens fall back to RTN (reported)") Long minTokens) {
+                             @Doc("modules with fewer calibration tokens fall back to RTN (reported)") Long minTokens,
+                             @Doc("MoE: calibrate every routed expert on every token (default true); false: only on its routed tokens") Boolean allExperts) {
+        /** Every expert calibrated on all tokens. */
+        public Parameters(Double dampPercent, Boolean actOrder, Integer blockSize, Long minTokens) {
+            this(dampPercent, actOrder, blockSize, minTokens, null);
+        }
+
         public Parameters {
+            allExperts = allExperts == null || allExperts;
             dampPercent = dampPercent == null ? 0.01 : dampPercent;
             actOrder = actOrder != null && actOrder;
             blockSize = blockSize == null ? 128 : blockSize;
@@ -40,9 +50,9 @@ public final class GptqQuantizer implements WeightQuantizer<GptqQuantizer.Parame
             }
         }
 
-        /** The reference defaults: damping 0.01, no activation order, blocks of 128, 128 tokens at least. */
+        /** The reference defaults: damping 0.01, no activation order, blocks of 128, 128 tokens at least; all experts calibrated. */
         public static Parameters defaults() {
-            return new Parameters(null, null, null, null);
+            return new Parameters(null, null, null, null, null);
         }
     }
 
@@ -74,6 +84,11 @@ public final class GptqQuantizer implements WeightQuantizer<GptqQuantizer.Parame
     @Override
     public boolean activationOrder(Parameters p) {
         return p.actOrder();
+    }
+
+    @Override
+    public boolean calibratesAllExperts(Parameters p) {
+        return p.allExperts();
     }
 
     @Override

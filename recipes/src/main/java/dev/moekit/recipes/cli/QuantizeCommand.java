@@ -39,6 +39,7 @@ final class QuantizeCommand implements Command {
                 Option.builder().longOpt("rule").hasArgs().argName("SELECTOR=BITS").desc("fixed bits for matching modules, first match wins, "
                         + "e.g. kind:attention=4 're:.*experts\\.0\\..*=8' (16 keeps a module unquantized)").get(),
                 Main.opt("average-bits", "B", "budget solver: average stored bits per quantized weight, e.g. 3.0 or 2.5"),
+                Main.opt("proxy", "PROXY", "budget solver's error proxy: output (default, measured on calibration text), imatrix, hessian, gptq, weight (no calibration)"),
                 Main.opt("quantmoe", "HIGH/LOW", "QuantMoE-Bench heuristic instead of the solver, e.g. 4/2")));
     }
 
@@ -85,6 +86,9 @@ final class QuantizeCommand implements Command {
         }
         if (cl.hasOption("average-bits")) {
             p.put("average_bits", Main.doubleValue(cl, "average-bits"));
+        }
+        if (cl.hasOption("proxy")) {
+            p.put("proxy", cl.getOptionValue("proxy"));
         }
         if (cl.hasOption("quantmoe")) {
             p.put("quantmoe", cl.getOptionValue("quantmoe"));
