@@ -21,30 +21,34 @@ import java.util.Map;
  * plus distillation, (c) two prune-then-distill rounds with the same total tokens, and (d) whole-expert pruning at the
  * same parameter count (the best of several criteria by KL), without training and with the same distillation.
  *
- * <p>{@code SlimResults <shared dir> <out.md> [evalWindows=8] [calibrationWindows=16] [models...]}; the training
- * budget per row is {@code -Dslim.tokens} (default 12288), the learning rate {@code -Dslim.lr} (default 1e-4).
+ * <p>{@code SlimResults <shared dir> <out.md> [evalWindows=4] [calibrationWindows=16] [models...]}; the training
+ * budget per row is {@code -Dslim.tokens} (default 8192), the learning rate {@code -Dslim.lr} (default 1e-4).
  */
 public final class SlimResults {
-    private static final List<String> BASELINES = List.of("weighted_frequency", "reap", "stun");
-    private static final long TOKENS = Long.getLong("slim.tokens", 12288);
+    private static final List<String> BASELINES = List.of("weighted_frequency", "reap");
+    private static final long TOKENS = Long.getLong("slim.tokens", 8192);
     private static final double LR = Double.parseDouble(System.getProperty("slim.lr", "1e-4"));
     private static final int BATCH = 2;
+    /** Windows of 256 tokens read from each valid split for training (4 x 32 x 256 = 32768 tokens: less than one epoch). */
+    private static final int TRAIN_WINDOWS = 32;
+    private static final int SCORE_WINDOWS = 16;
 
     private SlimResults() {}
 
     public static void main(String[] args) throws Exception {
-        RunArgs a = RunArgs.parse(args, 8, 16, "moekit-slim-results");
+        RunArgs a = RunArgs.parse(args, 4, 16, "moekit-slim-results");
         StringBuilder md = new StringBuilder();
         md.append("# SlimMoE results\n\n");
         md.append("Produced by `scripts/results-slimmoe.sh` (").append(Instant.now().toString(), 0, 10).append(", ")
                 .append(Runtime.getRuntime().availableProcessors()).append(" CPU cores shared with other jobs). ");
-        md.append("Calibration and training text: ").append(a.calWindows()).append(" windows of 256 tokens from each `*.valid.txt` split (")
-                .append(4 * a.calWindows() * 256).append(" tokens). Evaluation: the first ").append(a.evalWindows())
+        md.append("Calibration (expert-pruning statistics): ").append(a.calWindows()).append(" windows of 256 tokens from each `*.valid.txt` split; ")
+                .append("scoring and training text: the first ").append(TRAIN_WINDOWS).append(" windows of 256 tokens of each `*.valid.txt` split (")
+                .append(4 * TRAIN_WINDOWS * 256).append(" tokens). Evaluation: the first ").append(a.evalWindows())
                 .append(" windows of 256 tokens of each `*.test.txt` split, perplexity per domain, KL divergence of the result's next-token ")
                 .append("distribution from the original model's (mean over all scored positions) and top-1 agreement.\n\n");
         md.append("Protocol. `slim` keeps the given fraction of every routed expert's FFN neurons (and of the shared expert's), each expert ")
-                .append("its own top neurons by first-order sensitivity `sum |W * dL/dW|` over its gate/up rows and down column, scored on 32 ")
-                .append("calibration windows; `kv 3/4` keeps the 3 most sensitive of 4 GQA groups per layer (6 of 8 query heads, `head_dim` ")
+                .append("its own top neurons by first-order sensitivity `sum |W * dL/dW|` over its gate/up rows and down column, scored on ")
+                .append(SCORE_WINDOWS).append(" of those windows; `kv 3/4` keeps the 3 most sensitive of 4 GQA groups per layer (6 of 8 query heads, `head_dim` ")
                 .append("written). The scores of the first round are of next-token CE (the KD gradient against the original is zero while the ")
                 .append("model is the original); later rounds score by top-8 KD against the original. Distillation: top-8 KD at T=1 against the ")
                 .append("original, all parameters, AdamW lr ").append(LR).append(" (cosine to lr/10 in each round), batch ").append(BATCH)
@@ -149,7 +153,7 @@ public final class SlimResults {
         String note = String.format(Locale.ROOT, "%.2fM params; KL by criterion: %s", params / 1e6, String.join(", ", tried));
         Path dd = setup.work().resolve("dd-" + best + "-" + keep);
         ObjectNode distill = RecipeRun.params("teacher", setup.original().toString(), "steps", Math.max(1, TOKENS / (BATCH * 256L)),
-                "batch_size", BATCH, "lr", LR);
+                "batch_size", BATCH, "lr", LR, "windows_per_file", TRAIN_WINDOWS);
         Pipeline.Result rd = RecipeRun.run(setup, dd, RecipeRun.stages("prune", RecipeRun.params("method", best, "keep", keep), "distill", distill));
         JsonNode rep = RecipeRun.report(rd, 1);
         String dnote = String.format(Locale.ROOT, "%.2fM params; %d tokens, KD %.3f -> %.3f, %.1f s (%.0f tokens/s)", params / 1e6,
@@ -159,7 +163,8 @@ public final class SlimResults {
     }
 
     private static ObjectNode slim(double f, Integer groups, int stages, long tokens) {
-        ObjectNode p = RecipeRun.params("expert_ffn", f, "stages", stages, "distill_tokens", tokens, "batch_size", BATCH, "lr", LR);
+        ObjectNode p = RecipeRun.params("expert_ffn", f, "stages", stages, "distill_tokens", tokens, "batch_size", BATCH, "lr", LR,
+                "windows_per_file", TRAIN_WINDOWS, "score_windows", SCORE_WINDOWS);
         if (groups != null) {
             p.put("kv_groups", groups);
         }
