@@ -10,6 +10,7 @@ import dev.moekit.toolkit.model.ModelSpec;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -22,7 +23,8 @@ import java.util.Map;
  * same parameter count (the best of several criteria by KL), without training and with the same distillation.
  *
  * <p>{@code SlimResults <shared dir> <out.md> [evalWindows=4] [calibrationWindows=16] [models...]}; the training
- * budget per row is {@code -Dslim.tokens} (default 8192), the learning rate {@code -Dslim.lr} (default 1e-4).
+ * budget per row is {@code -Dslim.tokens} (default 8192), the learning rate {@code -Dslim.lr} (default 1e-4), the expert
+ * widths {@code -Dslim.fractions} (default {@code 0.5,0.25}).
  */
 public final class SlimResults {
     private static final List<String> BASELINES = List.of("weighted_frequency", "reap");
@@ -67,7 +69,9 @@ public final class SlimResults {
     private static void runModel(ModelSetup setup, ResultTable table) throws Exception {
         String name = setup.name();
         Path work = setup.work();
-        setup.baseline(table, "original");
+        if (Boolean.parseBoolean(System.getProperty("slim.baseline", "true"))) {
+            setup.baseline(table, "original");
+        }
         ModelSpec spec;
         long p0;
         try (Checkpoint c = Checkpoint.open(setup.original())) {
@@ -76,7 +80,7 @@ public final class SlimResults {
         }
         int kv = spec.kvHeads();
         Map<Integer, Baseline> done = new HashMap<>();
-        for (double f : new double[] {0.5, 0.25}) {
+        for (double f : Arrays.stream(System.getProperty("slim.fractions", "0.5,0.25").split(",")).mapToDouble(Double::parseDouble).toArray()) {
             for (Integer groups : new Integer[] {null, kv - 1}) {
                 String size = String.format(Locale.ROOT, "experts %d%%%s", Math.round(f * 100), groups == null ? "" : ", kv " + groups + "/" + kv);
                 String tag = Math.round(f * 100) + (groups == null ? "" : "-kv" + groups);
