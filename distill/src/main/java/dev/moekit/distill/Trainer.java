@@ -243,6 +243,32 @@ public final class Trainer implements AutoCloseable {
     }
 
     /**
+     * Forward and backward over the first {@code windows} windows of the data stream (micro-batches of
+     * {@link TrainSpec#batch}) without any update, for first-order sensitivities (SlimMoE): after each micro-batch
+     * {@code each} runs with grad mode off while the masters hold that micro-batch's gradients (of the loss times
+     * {@code 1 / accumulation}), which are zeroed before the next. Returns the mean loss.
+     */
+    public double gradients(int windows, Runnable each) {
+        if (windows < 1) {
+            throw new IllegalArgumentException("gradients need at least one window, got " + windows);
+        }
+        Engines.inferenceMode();
+        Engine engine = Engine.getEngine(Engines.PYTORCH);
+        double loss = 0;
+        int batches = 0;
+        opt.zeroGrad();
+        for (long position = 0; position < windows; position += spec.batch()) {
+            double[] sums = new double[5];
+            microBatch(engine, position, sums);
+            each.run();
+            opt.zeroGrad();
+            loss += sums[0];
+            batches++;
+        }
+        return loss / batches;
+    }
+
+    /**
      * Forward and backward of the micro-batch at stream position {@code position} inside a gradient collector (the
      * only place grad mode is on); gradients accumulate into the masters; adds the loss terms to {@code sums}.
      */

@@ -195,6 +195,23 @@ class CliTest {
     }
 
     @Test
+    void slimPlansTheSlimmedShapesAndRefusesBadValues() {
+        Path out = dir.resolve("slim");
+        Run r = run("slim", MIXTRAL.toString(), out.toString(), "--expert-ffn", "0.25", "--kv-groups", "3", "--stages", "2",
+                "--distill-tokens", "4096", "--dry-run");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("slim (calibrates)"), r.out());
+        Run groups = run("slim", MIXTRAL.toString(), out.toString(), "--kv-groups", "9", "--dry-run");
+        assertTrue(groups.code() != 0 && groups.err().contains("kv_groups"), groups.err());
+        Run tokens = run("slim", MIXTRAL.toString(), out.toString(), "--stage-tokens", "1,x");
+        assertEquals(2, tokens.code(), tokens.err());
+        assertTrue(tokens.err().contains("--stage-tokens"), tokens.err());
+        Run sum = run("slim", MIXTRAL.toString(), out.toString(), "--stages", "2", "--stage-tokens", "1,2", "--distill-tokens", "5");
+        assertTrue(sum.code() != 0 && sum.err().contains("stage_tokens"), sum.err());
+        assertFalse(Files.exists(out));
+    }
+
+    @Test
     void dryRunOfTheMainJobPrintsThePlanAndWritesNothing() throws IOException {
         Path recipe = Path.of("examples/mixtral-tiny-stun.yaml").toAbsolutePath();
         Path out = dir.resolve("dry");
