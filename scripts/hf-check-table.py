@@ -12,6 +12,55 @@ LABELS = {
     "mixtral-stun-owl40": "mixtral-tiny, STUN 25% + OWL to 40% total (the README's main job)",
     "mixtral-fq-w4g128": "mixtral-tiny, RTN int4 g128 fake-quant",
 }
+def round2():
+    """Rows of the checks scripts/hf/check_{upcycle,ce,slim}.py wrote (their JSON in docs/results/hf/)."""
+    found = []
+    def add(label, cls, windows, dom, mk, hf):
+        found.append(f"| {label} | {cls} | {windows} | {dom} | {mk:.4f} | {hf:.4f} | {100 * (mk - hf) / hf:+.4f}% |\n")
+    for name in ("upcycle-hf.json", "bam-hf.json"):
+        path = os.path.join(here, "hf", name)
+        if os.path.exists(path):
+            j = json.load(open(path))
+            for r in j["results"]:
+                for dom, v in r["domains"].items():
+                    add(os.path.basename(r["model"]), r["class"] + (" (remote code)" if r["trust_remote_code"] else ""),
+                        j["protocol"]["windows"], dom, v["moekit_ppl"], v["ppl"])
+    path = os.path.join(here, "hf", "ce-hf.json")
+    if os.path.exists(path):
+        j = json.load(open(path))
+        for model, r in j["models"].items():
+            for dom, v in r["domains"].items():
+                add(os.path.basename(model), "compressed experts (remote code), ces loaded in " + "/".join(map(str, r["ces_loaded"]))
+                    + " layers" + ("" if not r["problems"] else ", problems: " + "; ".join(r["problems"])),
+                    r["protocol"]["windows"], dom, v["moekit_ppl"], v["ppl"])
+    path = os.path.join(here, "hf", "slim-hf.json")
+    if os.path.exists(path):
+        j = json.load(open(path))
+        for r in j["rows"]:
+            add(r["model"], "stock, " + r["config"], j["protocol"]["windows"], r["domain"], r["moekit_ppl"], r["ppl"])
+    if not found:
+        return ""
+    return """
+## Upcycling, compressed experts and SlimMoE outputs
+
+Checked on an NVIDIA H200 (transformers 5.17.0, PyTorch 2.11.0+cu130, fp32) by `scripts/hf/check_upcycle.py`,
+`scripts/hf/check_ce.py` and `scripts/hf/check_slim.py` against `moekit eval --json` of the same folders on CPU, on the
+first windows of each test split (the bar for these issues is 0.1%). Stock classes load the sparse-upcycled (every
+other layer, Qwen2-MoE), BTX (Mixtral) and SlimMoE outputs; BAM and compressed experts load with
+`trust_remote_code=True` through the modeling code moekit writes beside the weights. The compressed-experts check also
+loads the folder with its `ces` tensors removed and from the config alone and finds every `ces` exactly 1.
+The folders: `upcycle-eo` is `moekit upcycle llama-tiny-seed --experts 4 --top-k 2 --layers every_other` (untrained,
+written after the fix that puts the expert width in `moe_intermediate_size`; before it, transformers sized the experts
+from the dense `intermediate_size` and refused the checkpoint); `btx` and `bam-shared-kv` are the trained rows of
+[upcycling.md](upcycling.md); `mixtral-tiny-ce-trained` the `ces`-trained row of
+[compressed-experts.md](compressed-experts.md); the SlimMoE folders come from `scripts/hf/make_slim_outputs.sh`.
+
+| checkpoint | loaded as | windows | domain | moekit eval ppl | transformers ppl | difference |
+|---|---|---|---|---|---|---|
+""" + "".join(found)
+
+
+ROUND2 = round2()
 rows = []
 for hf_file in sorted(glob.glob(os.path.join(here, "hf", "*-hf.json"))):
     name = os.path.basename(hf_file)[: -len("-hf.json")]
@@ -36,6 +85,7 @@ evaluation protocol (windows of 256 tokens of each `*.test.txt` split, bos prepe
 """)
     for label, w, dom, a, b in rows:
         out.write(f"| {label} | {w} | {dom} | {a:.4f} | {b:.4f} | {100 * (a - b) / b:+.4f}% |\n")
+    out.write(ROUND2)
     out.write("""
 Packed quantized outputs (compressed-tensors, GPTQ) could not be loaded there: the GPU machine has neither the
 `compressed-tensors` package nor `optimum`/`gptqmodel`, and no network to install them. moekit reads them back itself
