@@ -1,5 +1,9 @@
 package dev.moekit.recipes.cli;
 
+import static dev.moekit.recipes.cli.ParamOptions.doubles;
+import static dev.moekit.recipes.cli.ParamOptions.ints;
+import static dev.moekit.recipes.cli.ParamOptions.strings;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moekit.pipeline.Pipeline;
@@ -132,24 +136,6 @@ final class DistillCommand implements Command {
                 throw new UncheckedIOException(dir + ": cannot write the loss curve", e);
             }
             out.println("moekit: loss curve in " + dir);
-        }
-    }
-
-    private static void ints(CommandLine cl, ObjectNode p, String opt, String key) {
-        if (cl.hasOption(opt)) {
-            p.put(key, Main.intValue(cl, opt, 0, 0, Integer.MAX_VALUE));
-        }
-    }
-
-    private static void doubles(CommandLine cl, ObjectNode p, String opt, String key) {
-        if (cl.hasOption(opt)) {
-            p.put(key, Main.doubleValue(cl, opt));
-        }
-    }
-
-    private static void strings(CommandLine cl, ObjectNode p, String opt, String key) {
-        if (cl.hasOption(opt)) {
-            p.put(key, cl.getOptionValue(opt));
         }
     }
 }

@@ -1,5 +1,9 @@
 package dev.moekit.recipes.cli;
 
+import static dev.moekit.recipes.cli.ParamOptions.doubles;
+import static dev.moekit.recipes.cli.ParamOptions.ints;
+import static dev.moekit.recipes.cli.ParamOptions.strings;
+
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moekit.pipeline.recipe.StageEntry;
@@ -136,23 +140,5 @@ final class UpcycleCommand implements Command {
         }
         Path o = io[1];
         return OneStepRecipe.run(cl, out, io[0], o, List.of(new StageEntry(name, p)), res -> DistillCommand.writeReport(res, o, out, name));
-    }
-
-    private static void ints(CommandLine cl, ObjectNode p, String opt, String key) {
-        if (cl.hasOption(opt)) {
-            p.put(key, Main.intValue(cl, opt, 0, 0, Integer.MAX_VALUE));
-        }
-    }
-
-    private static void doubles(CommandLine cl, ObjectNode p, String opt, String key) {
-        if (cl.hasOption(opt)) {
-            p.put(key, Main.doubleValue(cl, opt));
-        }
-    }
-
-    private static void strings(CommandLine cl, ObjectNode p, String opt, String key) {
-        if (cl.hasOption(opt)) {
-            p.put(key, cl.getOptionValue(opt));
-        }
     }
 }
