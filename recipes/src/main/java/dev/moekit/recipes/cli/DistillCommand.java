@@ -4,6 +4,8 @@ import static dev.moekit.recipes.cli.ParamOptions.doubles;
 import static dev.moekit.recipes.cli.ParamOptions.ints;
 import static dev.moekit.recipes.cli.ParamOptions.strings;
 
+import dev.moekit.recipes.cli.ParamOptions.Training;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moekit.pipeline.Pipeline;
@@ -16,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
+import java.util.EnumSet;
 import java.util.List;
 import org.apache.commons.cli.CommandLine;
 import org.apache.commons.cli.Options;
@@ -43,19 +46,10 @@ final class DistillCommand implements Command {
 
     @Override
     public Options options() {
-        return Main.options(OneStepRecipe.with(
+        return Main.options(OneStepRecipe.with(Training.with(EnumSet.allOf(Training.class),
                 Main.opt("teacher", "DIR", "teacher checkpoint (same tokenizer); without it the student learns from the text (CE)"),
                 Main.opt("steps", "N", "optimizer steps (default 100)"),
-                Main.opt("batch-size", "N", "windows per forward (default 8)"),
-                Main.opt("accumulate", "N", "micro-batches per optimizer step (default 1)"),
-                Main.opt("window", "T", "tokens per training window (default 256)"),
-                Main.opt("windows-per-file", "N", "windows taken from each calibration file (default all)"),
                 Main.opt("train", "GROUPS", "what trains: routers, experts, attention, mlp, norms, embeddings, all (default all; comma-separated)"),
-                Main.opt("lr", "LR", "peak learning rate (default 1e-4)"),
-                Main.opt("min-lr", "LR", "learning rate at the end of the cosine decay (default lr/10)"),
-                Main.opt("warmup", "N", "linear warm-up steps (default 0)"),
-                Main.opt("weight-decay", "W", "AdamW weight decay on matrices (default 0.01)"),
-                Main.opt("clip", "C", "gradient-norm clip, 0 for none (default 1)"),
                 Main.opt("kd-weight", "W", "weight of the top-k KD loss (default 1 with a teacher)"),
                 Main.opt("ce-weight", "W", "weight of next-token cross-entropy (default 0 with a teacher, else 1)"),
                 Main.opt("top-k", "K", "teacher logits kept per position (default 8, as SlimMoE)"),
@@ -63,10 +57,9 @@ final class DistillCommand implements Command {
                 Main.opt("kd-support", "topk|full", "student normalised over the teacher's top-k (default) or the vocabulary"),
                 Main.opt("balance-weight", "W", "weight of the MoE load-balancing loss (default 0)"),
                 Main.opt("z-loss-weight", "W", "weight of the router z-loss (default 0)"),
-                Main.opt("precision", "fp32|fp16", "compute dtype (default fp32 on CPU, fp16 with loss scaling on GPU)"),
                 Main.opt("teacher-cache", "auto|cache|live", "teacher top-k computed once per window, or every step (default auto)"),
                 Main.opt("state", "DIR", "training-state folder: an interrupted run started again resumes from it"),
-                Main.opt("checkpoint-every", "N", "steps between training-state checkpoints (default steps/10 with --state)")));
+                Main.opt("checkpoint-every", "N", "steps between training-state checkpoints (default steps/10 with --state)"))));
     }
 
     @Override
@@ -80,21 +73,13 @@ final class DistillCommand implements Command {
     public int run(CommandLine cl, PrintStream out) throws Exception {
         Path[] io = OneStepRecipe.inOut(cl);
         ObjectNode p = Json.PRETTY.createObjectNode();
+        Training.copyAll(cl, p, EnumSet.allOf(Training.class));
         if (cl.hasOption("teacher")) {
             p.put("teacher", Path.of(cl.getOptionValue("teacher")).toAbsolutePath().normalize().toString());
         }
         ints(cl, p, "steps", "steps");
-        ints(cl, p, "batch-size", "batch_size");
-        ints(cl, p, "accumulate", "accumulation");
-        ints(cl, p, "window", "window");
-        ints(cl, p, "windows-per-file", "windows_per_file");
-        ints(cl, p, "warmup", "warmup");
         ints(cl, p, "top-k", "top_k");
         ints(cl, p, "checkpoint-every", "checkpoint_every");
-        doubles(cl, p, "lr", "lr");
-        doubles(cl, p, "min-lr", "min_lr");
-        doubles(cl, p, "weight-decay", "weight_decay");
-        doubles(cl, p, "clip", "clip");
         doubles(cl, p, "kd-weight", "kd_weight");
         doubles(cl, p, "ce-weight", "ce_weight");
         doubles(cl, p, "temperature", "temperature");
@@ -102,7 +87,6 @@ final class DistillCommand implements Command {
         doubles(cl, p, "z-loss-weight", "z_loss_weight");
         strings(cl, p, "train", "train");
         strings(cl, p, "kd-support", "kd_support");
-        strings(cl, p, "precision", "precision");
         strings(cl, p, "teacher-cache", "teacher_cache");
         if (cl.hasOption("state")) {
             p.put("state_dir", Path.of(cl.getOptionValue("state")).toAbsolutePath().normalize().toString());

@@ -4,6 +4,8 @@ import static dev.moekit.recipes.cli.ParamOptions.doubles;
 import static dev.moekit.recipes.cli.ParamOptions.ints;
 import static dev.moekit.recipes.cli.ParamOptions.strings;
 
+import dev.moekit.recipes.cli.ParamOptions.Training;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moekit.pipeline.Pipeline;
@@ -15,6 +17,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.EnumSet;
 import java.util.List;
 import org.apache.commons.cli.CommandLine;
 import org.apache.commons.cli.Options;
@@ -42,7 +45,7 @@ final class SlimCommand implements Command {
 
     @Override
     public Options options() {
-        return Main.options(OneStepRecipe.with(
+        return Main.options(OneStepRecipe.with(Training.with(EnumSet.allOf(Training.class),
                 Main.opt("expert-ffn", "F", "fraction of the expert FFN width kept, in (0, 1] (default 0.5)"),
                 Main.opt("kv-groups", "N", "KV groups (a KV head and its query heads) kept per layer (default all)"),
                 Main.opt("stages", "N", "prune-then-distill rounds (default 2; 1 = one-shot)"),
@@ -52,20 +55,10 @@ final class SlimCommand implements Command {
                 Main.opt("score-windows", "N", "calibration windows scored per round (default 32)"),
                 Main.opt("score-loss", "auto|kd|ce", "loss of the sensitivity scores (default auto: CE on the original, then KD)"),
                 Main.opt("train", "GROUPS", "what trains in the distillation rounds (default all)"),
-                Main.opt("batch-size", "N", "windows per forward (default 8)"),
-                Main.opt("accumulate", "N", "micro-batches per optimizer step (default 1)"),
-                Main.opt("window", "T", "tokens per window (default 256)"),
-                Main.opt("windows-per-file", "N", "windows taken from each calibration file (default all)"),
-                Main.opt("lr", "LR", "peak learning rate of each round (default 1e-4)"),
-                Main.opt("min-lr", "LR", "final learning rate of each round (default lr/10)"),
-                Main.opt("warmup", "N", "warm-up steps of each round (default 0)"),
-                Main.opt("weight-decay", "W", "AdamW weight decay on matrices (default 0.01)"),
-                Main.opt("clip", "C", "gradient-norm clip, 0 for none (default 1)"),
                 Main.opt("kd-weight", "W", "weight of the top-k KD loss (default 1)"),
                 Main.opt("ce-weight", "W", "weight of next-token cross-entropy (default 0)"),
                 Main.opt("top-k", "K", "teacher logits kept per position (default 8)"),
-                Main.opt("temperature", "T", "KD temperature (default 1)"),
-                Main.opt("precision", "fp32|fp16", "training dtype (default fp32 on CPU, fp16 on GPU)")));
+                Main.opt("temperature", "T", "KD temperature (default 1)"))));
     }
 
     @Override
@@ -78,6 +71,7 @@ final class SlimCommand implements Command {
     public int run(CommandLine cl, PrintStream out) throws Exception {
         Path[] io = OneStepRecipe.inOut(cl);
         ObjectNode p = Json.PRETTY.createObjectNode();
+        Training.copyAll(cl, p, EnumSet.allOf(Training.class));
         doubles(cl, p, "expert-ffn", "expert_ffn");
         ints(cl, p, "kv-groups", "kv_groups");
         ints(cl, p, "stages", "stages");
@@ -98,20 +92,10 @@ final class SlimCommand implements Command {
         ints(cl, p, "score-windows", "score_windows");
         strings(cl, p, "score-loss", "score_loss");
         strings(cl, p, "train", "train");
-        ints(cl, p, "batch-size", "batch_size");
-        ints(cl, p, "accumulate", "accumulation");
-        ints(cl, p, "window", "window");
-        ints(cl, p, "windows-per-file", "windows_per_file");
-        ints(cl, p, "warmup", "warmup");
         ints(cl, p, "top-k", "top_k");
-        doubles(cl, p, "lr", "lr");
-        doubles(cl, p, "min-lr", "min_lr");
-        doubles(cl, p, "weight-decay", "weight_decay");
-        doubles(cl, p, "clip", "clip");
         doubles(cl, p, "kd-weight", "kd_weight");
         doubles(cl, p, "ce-weight", "ce_weight");
         doubles(cl, p, "temperature", "temperature");
-        strings(cl, p, "precision", "precision");
         Path o = io[1];
         return OneStepRecipe.run(cl, out, io[0], o, List.of(new StageEntry("slim", p)), res -> writeReport(res, o, out));
     }

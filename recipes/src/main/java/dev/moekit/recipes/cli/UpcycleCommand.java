@@ -4,6 +4,8 @@ import static dev.moekit.recipes.cli.ParamOptions.doubles;
 import static dev.moekit.recipes.cli.ParamOptions.ints;
 import static dev.moekit.recipes.cli.ParamOptions.strings;
 
+import dev.moekit.recipes.cli.ParamOptions.Training;
+
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moekit.pipeline.recipe.StageEntry;
@@ -23,6 +25,9 @@ import org.apache.commons.cli.Options;
  * provenance. The loss curve of a trained run lands in {@code <out>.report/}.
  */
 final class UpcycleCommand implements Command {
+    /** The engine options the upcycling stages take (their schedule has no min_lr or clip key). */
+    private static final java.util.Set<Training> TRAINING = java.util.EnumSet.complementOf(java.util.EnumSet.of(Training.MIN_LR, Training.CLIP));
+
     private final String name;
 
     UpcycleCommand(String name) {
@@ -67,17 +72,10 @@ final class UpcycleCommand implements Command {
         own.add(Main.opt("router-std", "S", "standard deviation of the new routers (default the seed's initializer_range)"));
         own.add(Main.opt("train-tokens", "N", "fine-tuning tokens on the calibration text, 0 to assemble only (default 0)"));
         own.add(Main.opt("train", "GROUPS", "what trains: routers or all, or parameter groups comma-separated (default all)"));
-        own.add(Main.opt("batch-size", "N", "windows per forward (default 8)"));
-        own.add(Main.opt("accumulate", "N", "micro-batches per optimizer step (default 1)"));
-        own.add(Main.opt("window", "T", "tokens per training window (default 256)"));
-        own.add(Main.opt("windows-per-file", "N", "windows taken from each calibration file (default all)"));
-        own.add(Main.opt("lr", "LR", "peak learning rate (default 1e-4)"));
-        own.add(Main.opt("warmup", "N", "linear warm-up steps (default 0)"));
-        own.add(Main.opt("weight-decay", "W", "AdamW weight decay on matrices (default 0.01)"));
         own.add(Main.opt("balance-weight", "W", "load-balancing loss weight (default 0.01)"));
         own.add(Main.opt("z-loss-weight", "W", "router z-loss weight (default 0" + (name.equals("bam") ? ".001)" : ")")));
-        own.add(Main.opt("precision", "fp32|fp16", "compute dtype (default fp32 on CPU, fp16 on GPU)"));
         own.add(Main.opt("state", "DIR", "training-state folder: an interrupted run started again resumes from it"));
+        own.addAll(Training.options(TRAINING));
         return Main.options(OneStepRecipe.with(own.toArray(Option[]::new)));
     }
 
@@ -96,6 +94,7 @@ final class UpcycleCommand implements Command {
     public int run(CommandLine cl, PrintStream out) throws Exception {
         Path[] io = OneStepRecipe.inOut(cl);
         ObjectNode p = Json.PRETTY.createObjectNode();
+        Training.copyAll(cl, p, TRAINING);
         if (name.equals("upcycle")) {
             ints(cl, p, "experts", "experts");
             strings(cl, p, "layers", "layers");
@@ -123,18 +122,10 @@ final class UpcycleCommand implements Command {
         if (cl.hasOption("train-tokens")) {
             p.put("train_tokens", Main.longValue(cl, "train-tokens", 0));
         }
-        ints(cl, p, "batch-size", "batch_size");
-        ints(cl, p, "accumulate", "accumulation");
-        ints(cl, p, "window", "window");
-        ints(cl, p, "windows-per-file", "windows_per_file");
-        ints(cl, p, "warmup", "warmup");
         doubles(cl, p, "router-std", "router_std");
-        doubles(cl, p, "lr", "lr");
-        doubles(cl, p, "weight-decay", "weight_decay");
         doubles(cl, p, "balance-weight", "balance_weight");
         doubles(cl, p, "z-loss-weight", "z_loss_weight");
         strings(cl, p, "train", "train");
-        strings(cl, p, "precision", "precision");
         if (cl.hasOption("state")) {
             p.put("state_dir", Path.of(cl.getOptionValue("state")).toAbsolutePath().normalize().toString());
         }
