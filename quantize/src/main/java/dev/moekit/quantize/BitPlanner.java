@@ -82,23 +82,4 @@ final class BitPlanner {
             }
         }
     }
-
-    /** Output-error proxy of a weight perturbation's size: {@code ||W||_F^2}. */
-    static double squaredNorm(float[] w) {
-        double e = 0;
-        for (float v : w) {
-            e += (double) v * v;
-        }
-        return e;
-    }
-
-    /** {@code ||W - Q||_F^2}. */
-    static double squaredError(float[] w, float[] q) {
-        double e = 0;
-        for (int i = 0; i < w.length; i++) {
-            double d = w[i] - q[i];
-            e += d * d;
-        }
-        return e;
-    }
 }

@@ -14,9 +14,15 @@ import java.util.Optional;
 
 /**
  * One quantization output in progress: the plan is fixed and the writer open; modules are quantized and written in
- * any order ({@link #quantize}), then {@link #finish} quantizes what is left with the method's data-free path (RTN, or
- * GPTQ's fallback), copies every other tensor, writes the configs, and commits. Closing an unfinished session discards
- * the partial output.
+ * any order ({@link #quantize}, safe to call from several threads), then {@link #finish} quantizes what is left with
+ * the method's data-free path (RTN, or GPTQ's fallback), copies every other tensor, writes the configs, and commits.
+ * Closing an unfinished session discards the partial output.
+ *
+ * <p>What {@link #finish} does runs on {@value #IN_FLIGHT} workers: each takes the next module (or tensor to copy),
+ * decodes its weight straight from the mapped input into a reused buffer, quantizes it (the quantizer's own rows in
+ * parallel), computes its error from the codes and packs it into the writer's native buffer; one module's file write
+ * overlaps another's arithmetic. Every tensor lands at its planned offset, so the output bytes do not depend on the
+ * order in which workers finish.
  */
 public final class QuantSession implements AutoCloseable {
     private final Checkpoint in;
@@ -25,9 +31,14 @@ public final class QuantSession implements AutoCloseable {
     private final OutputPlan plan;
     private final Map<LinearModule, QuantScheme> schemes;
     private final CheckpointWriter writer;
-    private final Map<LinearModule, QuantReport.ModuleReport> reports = new HashMap<>();
-    private final Map<String, float[]> fusedBuffers = new HashMap<>();
-    private float[] lastValues; // the dequantized values of the module being written
+    /** Reports of the modules quantized so far. */
+    private final Map<LinearModule, QuantReport.ModuleReport> reports = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.Set<LinearModule> started = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final Map<String, float[]> fusedBuffers = new HashMap<>(); // guarded by itself, as fusedLeft
+    private final Map<String, Integer> fusedLeft = new HashMap<>(); // slices of a fused tensor not yet in its buffer
+    /** Modules (or copies) {@link #finish} works on at once. */
+    static final int IN_FLIGHT = 2;
+    private final WeightBuffers buffers = new WeightBuffers(IN_FLIGHT);
     private final java.util.function.Predicate<String> mine; // a work unit's tensors (by name), or everything
 
     private QuantSession(Checkpoint in, Path out, QuantOptions opts, Optional<ExpertUsage> usage, Optional<Sensitivity> sensitivity, Linalg linalg) {
@@ -93,12 +104,11 @@ public final class QuantSession implements AutoCloseable {
      */
     public QuantizedMatrix quantize(LinearModule m, float[] weight, Hessian hessian) {
         QuantScheme s = schemes.get(m);
-        if (s == null || reports.containsKey(m)) {
+        if (s == null || !started.add(m)) {
             throw new IllegalArgumentException(m.module() + (s == null ? " is not planned for quantization" : " was already quantized"));
         }
         QuantizedMatrix q = compute(m, weight, s, hessian);
-        write(m, q, lastValues);
-        lastValues = null;
+        write(m, q);
         return q;
     }
 
@@ -106,20 +116,28 @@ public final class QuantSession implements AutoCloseable {
         long rows = h == null ? 0 : h.rows();
         WeightQuantizer.Result r = opts.method().quantize(new WeightQuantizer.Input(m, weight, s, h, plan.scaleType, linalg));
         QuantizedMatrix q = withPlannedGIdx(r.quantized());
-        lastValues = q.dequantize();
-        double err = Math.sqrt(BitPlanner.squaredError(weight, lastValues) / Math.max(1e-30, BitPlanner.squaredNorm(weight)));
+        double err = QuantError.relative(weight, q);
         long bits = opts.format().storedBits(m, s, q.gIdx() != null, in.info(m.tensor()).dtype());
         reports.put(m, new QuantReport.ModuleReport(m.module(), m.role(), m.layer(), m.expert(), s.bits(), s.groupSize(),
                 s.symmetric(), r.method(), r.fallback(), m.params(), rows, err, bits));
         return q;
     }
 
-    private void write(LinearModule m, QuantizedMatrix q, float[] values) {
+    private void write(LinearModule m, QuantizedMatrix q) {
         if (m.fused()) { // only formats that write fused experts get here: dense values, the whole tensor at once
-            float[] all = fusedBuffers.computeIfAbsent(m.tensor(), in::floats); // [E, out, in], unselected slices as stored
-            System.arraycopy(values, 0, all, (int) (m.slice() * m.params()), (int) m.params());
-            if (plan.byTensor.get(m.tensor()).stream().allMatch(reports::containsKey)) {
-                Weights.write(writer, m.tensor(), fusedBuffers.remove(m.tensor()), in.info(m.tensor()).dtype());
+            float[] values = q.dequantize();
+            float[] done = null;
+            synchronized (fusedBuffers) {
+                float[] all = fusedBuffers.computeIfAbsent(m.tensor(), in::floats); // [E, out, in], unselected slices as stored
+                System.arraycopy(values, 0, all, (int) (m.slice() * m.params()), (int) m.params());
+                int left = fusedLeft.getOrDefault(m.tensor(), plan.byTensor.get(m.tensor()).size()) - 1;
+                fusedLeft.put(m.tensor(), left);
+                if (left == 0) {
+                    done = fusedBuffers.remove(m.tensor());
+                }
+            }
+            if (done != null) {
+                Weights.write(writer, m.tensor(), done, in.info(m.tensor()).dtype());
             }
         } else {
             opts.format().write(writer, m, q, in.info(m.tensor()).dtype());
@@ -144,16 +162,7 @@ public final class QuantSession implements AutoCloseable {
      * report is returned, not written: the pipeline keeps it in the provenance.
      */
     public QuantReport finish() {
-        for (LinearModule m : schemes.keySet()) {
-            if (!reports.containsKey(m)) {
-                quantize(m, Weights.read(in, m), null);
-            }
-        }
-        for (String name : in.names()) {
-            if (!plan.byTensor.containsKey(name)) {
-                writer.copy(name, in.shard(name), name);
-            }
-        }
+        completeTensors();
         writer.copyOtherFiles(in);
         ObjectNode config = in.config().deepCopy();
         ObjectNode qc = plan.quantizationConfig();
@@ -173,18 +182,72 @@ public final class QuantSession implements AutoCloseable {
      * its other tensors, commits its tensors (no config) and returns its modules' reports in checkpoint order.
      */
     public List<QuantReport.ModuleReport> finishUnit() {
-        for (LinearModule m : schemes.keySet()) {
-            if (!reports.containsKey(m)) {
-                quantize(m, Weights.read(in, m), null);
-            }
-        }
-        for (String name : in.names()) {
-            if (!plan.byTensor.containsKey(name) && mine.test(name)) {
-                writer.copy(name, in.shard(name), name);
-            }
-        }
+        completeTensors();
         writer.commit(null);
         return schemes.keySet().stream().map(reports::get).toList();
+    }
+
+    /**
+     * Quantizes the planned modules not yet started (data-free: no Hessian) and copies this session's other tensors,
+     * on {@value #IN_FLIGHT} workers sharing one queue (copies first: they are the kernel's work and overlap the first
+     * modules' arithmetic). The first failure stops the workers and is rethrown as it was.
+     */
+    private void completeTensors() {
+        java.util.concurrent.ConcurrentLinkedQueue<Runnable> work = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        for (String name : in.names()) {
+            if (!plan.byTensor.containsKey(name) && mine.test(name)) {
+                work.add(() -> writer.copy(name, in.shard(name), name));
+            }
+        }
+        for (LinearModule m : schemes.keySet()) {
+            if (!started.contains(m)) {
+                work.add(() -> {
+                    float[] w = buffers.borrow(m.params());
+                    try {
+                        Weights.read(in, m, w);
+                        quantize(m, w, null);
+                    } finally {
+                        buffers.release(w);
+                    }
+                });
+            }
+        }
+        java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
+        Runnable worker = () -> {
+            for (Runnable r; failed.get() == null && (r = work.poll()) != null; ) {
+                try {
+                    r.run();
+                } catch (Throwable t) {
+                    failed.compareAndSet(null, t);
+                }
+            }
+        };
+        List<Thread> threads = new java.util.ArrayList<>();
+        for (int i = 0; i < IN_FLIGHT; i++) {
+            threads.add(Thread.ofPlatform().name("moekit-quantize-" + i).daemon().start(worker));
+        }
+        boolean interrupted = false;
+        for (Thread t : threads) {
+            while (true) {
+                try {
+                    t.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                    failed.compareAndSet(null, e);
+                }
+            }
+        }
+        buffers.clear();
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        switch (failed.get()) {
+            case null -> { }
+            case RuntimeException e -> throw e;
+            case Error e -> throw e;
+            case Throwable t -> throw new IllegalStateException("quantization was interrupted", t);
+        }
     }
 
     @Override

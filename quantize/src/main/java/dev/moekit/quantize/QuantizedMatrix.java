@@ -51,29 +51,66 @@ public record QuantizedMatrix(int rows, int cols, QuantScheme scheme, byte[] cod
     /** The fp32 weight this stands for, [rows, cols]. */
     public float[] dequantize() {
         float[] w = new float[rows * cols];
-        int groups = groups();
-        if (gIdx == null) { // contiguous groups: one vector loop per row and group, rows in parallel
-            int gw = scheme.groupWidth(cols);
-            java.util.stream.IntStream.range(0, rows).parallel().forEach(i -> {
-                for (int g = 0; g < groups; g++) {
-                    int k = i * groups + g;
-                    Kernels.values(codes, w, i * cols + g * gw, Math.min(gw, cols - g * gw), scales[k], zeros[k] & 0xff);
-                }
-            });
-            return w;
-        }
-        int[] g = new int[cols];
-        for (int j = 0; j < cols; j++) {
-            g[j] = group(j);
-        }
-        for (int i = 0; i < rows; i++) {
-            int base = i * cols;
-            for (int j = 0; j < cols; j++) {
-                int k = i * groups + g[j];
-                w[base + j] = dequant(scales[k], codes[base + j] & 0xff, zeros[k] & 0xff);
+        forRowBlocks((from, to) -> {
+            for (int i = from; i < to; i++) {
+                valuesInto(i, codes, w, i * cols);
             }
-        }
+        });
         return w;
+    }
+
+    /** A reader of single dequantized rows with its own scratch (one per thread). */
+    public RowReader rowReader() {
+        return new RowReader();
+    }
+
+    /** Dequantizes one row at a time into a buffer of its own, without the whole [rows, cols] array. */
+    public final class RowReader {
+        private final byte[] rowCodes = new byte[cols];
+        private final float[] values = new float[cols];
+
+        private RowReader() {
+        }
+
+        /** Row {@code i} of the fp32 weight: the same values as that row of {@link #dequantize}; the buffer is reused. */
+        public float[] row(int i) {
+            System.arraycopy(codes, i * cols, rowCodes, 0, cols);
+            valuesInto(i, rowCodes, values, 0);
+            return values;
+        }
+    }
+
+    /** Row {@code i}'s values from its codes at {@code c[off...]} into {@code out[off...]}. */
+    private void valuesInto(int i, byte[] c, float[] out, int off) {
+        int groups = groups();
+        if (gIdx == null) { // contiguous groups: one vector loop per group (codes and values at the same offsets)
+            int gw = scheme.groupWidth(cols);
+            for (int g = 0; g < groups; g++) {
+                int k = i * groups + g;
+                Kernels.values(c, out, off + g * gw, Math.min(gw, cols - g * gw), scales[k], zeros[k] & 0xff);
+            }
+            return;
+        }
+        for (int j = 0; j < cols; j++) {
+            int k = i * groups + gIdx[j];
+            out[off + j] = dequant(scales[k], c[off + j] & 0xff, zeros[k] & 0xff);
+        }
+    }
+
+    /** A range of rows {@code [from, to)}. */
+    @FunctionalInterface
+    public interface RowBlock {
+        void run(int from, int to);
+    }
+
+    /**
+     * Runs {@code block} over all rows in blocks of about 256 KB of weights each, the blocks in parallel on the common
+     * fork-join pool (so per-block scratch buffers are allocated once per block, not per row).
+     */
+    public void forRowBlocks(RowBlock block) {
+        int per = Math.max(1, (1 << 16) / cols);
+        int blocks = (rows + per - 1) / per;
+        java.util.stream.IntStream.range(0, blocks).parallel().forEach(b -> block.run(b * per, Math.min(rows, (b + 1) * per)));
     }
 
     /** The single dequantization formula: {@code scale * (q - zero)} in fp32. */

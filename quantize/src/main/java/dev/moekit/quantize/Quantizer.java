@@ -42,11 +42,13 @@ public final class Quantizer {
         Optional<Sensitivity> sensitivity = calibration == null ? Optional.empty() : calibration.sensitivity();
         try (QuantSession s = QuantSession.open(in, out, opts, usage, sensitivity, linalg);
              HessianCache hessians = new HessianCache(calibration, linalg)) {
-            boolean withHessians = opts.method().needsCalibration() && calibration != null;
-            for (LinearModule m : s.planned()) {
-                s.quantize(m, Weights.read(in, m), withHessians ? hessians.get(m) : null);
+            if (opts.method().needsCalibration() && calibration != null) {
+                for (LinearModule m : s.planned()) {
+                    s.quantize(m, Weights.read(in, m), hessians.get(m));
+                }
             }
-            return s.finish();
+            return s.finish(); // data-free: every module here, on parallel workers
+
         }
     }
 

@@ -14,27 +14,36 @@ public final class Weights {
     }
 
     public static float[] read(Checkpoint c, LinearModule m) {
-        if (!m.fused()) {
-            return c.floats(m.tensor());
-        }
-        TensorInfo t = c.info(m.tensor());
-        long per = m.params() * t.dtype().size();
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment all = c.map(m.tensor(), a);
-            return Floats.decode(all.asSlice(m.slice() * per, per), t.dtype());
-        }
+        float[] w = new float[Math.toIntExact(m.params())];
+        read(c, m, w);
+        return w;
     }
 
     /**
-     * Encodes fp32 {@code values} to {@code type} in native memory and writes them as {@code tensor}: the Vector API
-     * encoder runs at full speed off-heap, and the file write needs no bounce buffer (a heap array cost 10x in the RTN
-     * benchmark).
+     * Reads {@code m}'s weight into {@code into} (exactly {@code m.params()} values), decoding in parallel straight
+     * from the mapped file: callers quantizing many modules reuse one buffer per size instead of a new array each.
      */
-    public static void write(CheckpointWriter w, String tensor, float[] values, DType type) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment seg = a.allocate((long) values.length * type.size(), 64);
-            Floats.encode(values, 0, values.length, type, seg, 0);
-            w.write(tensor, seg);
+    public static void read(Checkpoint c, LinearModule m, float[] into) {
+        if (into.length != m.params()) {
+            throw new IllegalArgumentException(m.module() + ": buffer of " + into.length + " values for a weight of " + m.params());
         }
+        if (!m.fused()) {
+            c.floats(m.tensor(), into);
+            return;
+        }
+        TensorInfo t = c.info(m.tensor());
+        long per = m.params() * t.dtype().size();
+        try (Arena a = Arena.ofShared()) {
+            MemorySegment all = c.map(m.tensor(), a);
+            Floats.decodeInto(all.asSlice(m.slice() * per, per), t.dtype(), into);
+        }
+    }
+
+    /** Encodes fp32 {@code values} to {@code type} and writes them as {@code tensor} (planned in that dtype). */
+    public static void write(CheckpointWriter w, String tensor, float[] values, DType type) {
+        if (w.spec(tensor).dtype() != type) {
+            throw new IllegalArgumentException(tensor + ": planned as " + w.spec(tensor).dtype() + ", written as " + type);
+        }
+        w.write(tensor, values);
     }
 }

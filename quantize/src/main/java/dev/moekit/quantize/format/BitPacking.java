@@ -1,5 +1,16 @@
 package dev.moekit.quantize.format;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.LongVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
 /**
  * Integer packing into int32 words, the two layouts the exported formats use.
  *
@@ -16,6 +27,14 @@ package dev.moekit.quantize.format;
  * consecutive rows).
  */
 final class BitPacking {
+    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle INTS = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VectorSpecies<Byte> B = ByteVector.SPECIES_PREFERRED;
+    /** Ints for as many lanes as {@link #B} has longs. */
+    private static final VectorSpecies<Integer> W = VectorSpecies.of(int.class, VectorShape.forBitSize(Math.max(64, B.vectorBitSize() / 2)));
+    private static final boolean VECTOR = B.vectorBitSize() >= 128 && W.length() == B.vectorBitSize() / 64;
+
     private BitPacking() {
     }
 
@@ -61,19 +80,113 @@ final class BitPacking {
     }
 
     private static void packRows(byte[] v, int outer, int inner, int bits, int words, int[] out) {
-        int pf = 32 / bits;
-        java.util.stream.IntStream.range(0, outer).parallel().forEach(r -> {
-            int base = r * inner;
+        java.util.stream.IntStream.range(0, outer).parallel().forEach(r -> rowWords(v, r * inner, inner, bits, out, r * words));
+    }
+
+    /** Whether {@link #packRowsInto} handles the layout: whole values per word along the rows. */
+    static boolean packsRowsInto(int bits, boolean stream) {
+        return !stream || 32 % bits == 0;
+    }
+
+    /**
+     * {@link #pack} along the inner dimension ({@code alongOuter = false}), written straight into {@code dst} as
+     * little-endian int32: [outer, words], or [words, outer] with {@code transpose} (GPTQ's qweight). The same words as
+     * {@link #pack}; rows are packed in parallel blocks. Only for layouts {@link #packsRowsInto} accepts.
+     */
+    static void packRowsInto(byte[] v, int outer, int inner, int bits, boolean stream, boolean transpose, MemorySegment dst) {
+        if (!packsRowsInto(bits, stream)) {
+            throw new IllegalArgumentException(bits + "-bit values do not fill whole int32 words in a bit stream");
+        }
+        int words = alignedWords(inner, bits); // equals streamWords for widths dividing 32
+        if (stream) {
+            streamWords(inner, bits, "bit stream");
+        }
+        if (dst.byteSize() != 4L * words * outer) {
+            throw new IllegalArgumentException("packed tensor needs " + 4L * words * outer + " bytes, buffer has " + dst.byteSize());
+        }
+        int per = Math.max(1, Math.min(outer, (1 << 14) / Math.max(1, words))); // rows per block: about 64 KB of words
+        int blocks = (outer + per - 1) / per;
+        java.util.stream.IntStream.range(0, blocks).parallel().forEach(b -> {
+            int from = b * per;
+            int to = Math.min(outer, from + per);
+            int[] buf = new int[(to - from) * words];
+            for (int r = from; r < to; r++) {
+                rowWords(v, r * inner, inner, bits, buf, (r - from) * words);
+            }
+            if (!transpose) {
+                MemorySegment.copy(buf, 0, dst, I32, 4L * from * words, buf.length);
+                return;
+            }
             for (int w = 0; w < words; w++) {
-                int word = 0;
-                int first = w * pf;
-                int n = Math.min(pf, inner - first);
-                for (int i = 0; i < n; i++) {
-                    word |= (v[base + first + i] & 0xff) << (bits * i);
+                long at = ((long) w * outer + from) * 4;
+                for (int r = from; r < to; r++, at += 4) {
+                    dst.set(I32, at, buf[(r - from) * words + w]);
                 }
-                out[r * words + w] = word;
             }
         });
+    }
+
+    /** The words of one row of {@code inner} values at {@code v[base...]} into {@code out[off...]}. */
+    private static void rowWords(byte[] v, int base, int inner, int bits, int[] out, int off) {
+        int pf = 32 / bits;
+        int full = inner / pf; // words without padding
+        int w = switch (bits) {
+            case 8 -> {
+                for (int k = 0; k < full; k++) {
+                    out[off + k] = (int) INTS.get(v, base + 4 * k);
+                }
+                yield full;
+            }
+            case 4 -> nibbleWords(v, base, full, out, off);
+            case 2 -> {
+                for (int k = 0; k < full; k++) {
+                    out[off + k] = crumbs((long) LONGS.get(v, base + 16 * k)) | crumbs((long) LONGS.get(v, base + 16 * k + 8)) << 16;
+                }
+                yield full;
+            }
+            default -> 0;
+        };
+        for (; w * pf < inner; w++) { // the rest, and the padded last word: one value at a time
+            int word = 0;
+            int first = w * pf;
+            int n = Math.min(pf, inner - first);
+            for (int i = 0; i < n; i++) {
+                word |= (v[base + first + i] & 0xff) << (bits * i);
+            }
+            out[off + w] = word;
+        }
+    }
+
+    /**
+     * 4-bit words: eight bytes (one value each, little-endian in a long) folded into one int by three shift-or-mask
+     * steps; eight words at a time with the Vector API where it has 512-bit lanes. Returns the words done.
+     */
+    private static int nibbleWords(byte[] v, int base, int full, int[] out, int off) {
+        int k = 0;
+        if (VECTOR) {
+            int lanes = W.length();
+            for (int upper = full - full % lanes; k < upper; k += lanes) {
+                LongVector x = ByteVector.fromArray(B, v, base + 8 * k).reinterpretAsLongs();
+                x = x.or(x.lanewise(VectorOperators.LSHR, 4)).and(0x00FF00FF00FF00FFL);
+                x = x.or(x.lanewise(VectorOperators.LSHR, 8)).and(0x0000FFFF0000FFFFL);
+                x = x.or(x.lanewise(VectorOperators.LSHR, 16)).and(0x00000000FFFFFFFFL);
+                x.convertShape(VectorOperators.L2I, W, 0).reinterpretAsInts().intoArray(out, off + k);
+            }
+        }
+        for (; k < full; k++) {
+            long x = (long) LONGS.get(v, base + 8 * k);
+            x = (x | (x >>> 4)) & 0x00FF00FF00FF00FFL;
+            x = (x | (x >>> 8)) & 0x0000FFFF0000FFFFL;
+            out[off + k] = (int) (x | (x >>> 16));
+        }
+        return full;
+    }
+
+    /** Eight 2-bit values, one per byte of {@code x} (little-endian), as 16 bits. */
+    private static int crumbs(long x) {
+        x = (x | (x >>> 6)) & 0x000F000F000F000FL;
+        x = (x | (x >>> 12)) & 0x000000FF000000FFL;
+        return (int) ((x | (x >>> 24)) & 0xFFFF);
     }
 
     /** Inverse of {@link #pack}: the [outer, inner] values. */

@@ -110,7 +110,7 @@ public final class CompressedTensorsFormat extends DequantizingFormat {
     @Override
     public void write(CheckpointWriter w, LinearModule m, QuantizedMatrix q, DType weightType) {
         int bits = q.scheme().bits();
-        w.write(m.module() + PACKED, IntTensors.i32(BitPacking.pack(q.codes(), q.rows(), q.cols(), bits, false, false)));
+        w.write(m.module() + PACKED, dst -> BitPacking.packRowsInto(q.codes(), q.rows(), q.cols(), bits, false, false, dst));
         w.write(m.module() + SCALE, q.scales());
         if (!q.scheme().symmetric()) {
             w.write(m.module() + ZERO, IntTensors.i32(BitPacking.pack(q.zeros(), q.rows(), q.groups(), bits, true, false)));

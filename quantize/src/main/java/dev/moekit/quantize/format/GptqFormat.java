@@ -99,15 +99,8 @@ public final class GptqFormat extends DequantizingFormat {
         int rows = q.rows();
         int cols = q.cols();
         int groups = q.groups();
-        // qweight[k][r] packs input columns of output row r: pack each row as a bit stream, then transpose the words
+        // qweight[k][r] packs input columns of output row r: each row packed as a bit stream, the words transposed
         int words = BitPacking.streamWords(cols, b, m.module() + " qweight");
-        int[] perRow = BitPacking.pack(q.codes(), rows, cols, b, false, true); // [out, words]
-        int[] qweight = new int[words * rows]; // [words, out]
-        for (int i = 0; i < rows; i++) {
-            for (int k = 0; k < words; k++) {
-                qweight[k * rows + i] = perRow[i * words + k];
-            }
-        }
         byte[] zm1 = new byte[groups * rows]; // [groups, out], zero - 1
         float[] sc = new float[groups * rows];
         for (int i = 0; i < rows; i++) {
@@ -124,7 +117,18 @@ public final class GptqFormat extends DequantizingFormat {
         for (int j = 0; j < cols; j++) {
             gIdx[j] = q.group(j);
         }
-        w.write(m.module() + QWEIGHT, IntTensors.i32(qweight));
+        if (BitPacking.packsRowsInto(b, true)) { // 2, 4, 8 bits: whole values per word, packed straight into the file buffer
+            w.write(m.module() + QWEIGHT, dst -> BitPacking.packRowsInto(q.codes(), rows, cols, b, true, true, dst));
+        } else { // 3 bits: values straddle words
+            int[] perRow = BitPacking.pack(q.codes(), rows, cols, b, false, true); // [out, words]
+            int[] qweight = new int[words * rows]; // [words, out]
+            for (int i = 0; i < rows; i++) {
+                for (int k = 0; k < words; k++) {
+                    qweight[k * rows + i] = perRow[i * words + k];
+                }
+            }
+            w.write(m.module() + QWEIGHT, IntTensors.i32(qweight));
+        }
         w.write(m.module() + QZEROS, IntTensors.i32(BitPacking.pack(zm1, groups, rows, b, false, true)));
         w.write(m.module() + SCALES, sc);
         w.write(m.module() + G_IDX, IntTensors.i32(gIdx));

@@ -8,6 +8,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.function.Consumer;
 
 /** Little-endian integer tensors to and from safetensors bytes. */
 final class IntTensors {
@@ -17,13 +18,12 @@ final class IntTensors {
     private IntTensors() {
     }
 
-    /** Little-endian I32 bytes in native memory (freed by the GC), so the file write needs no bounce buffer. */
-    static MemorySegment i32(int[] v) {
-        MemorySegment s = Arena.ofAuto().allocate((long) v.length * 4, 64);
-        for (int i = 0; i < v.length; i++) {
-            s.setAtIndex(I32, i, v[i]);
-        }
-        return s;
+    /**
+     * Fills a buffer of {@code 4 * v.length} bytes with {@code v} as little-endian I32 (one bulk copy), for
+     * {@link dev.moekit.toolkit.io.CheckpointWriter#write(String, java.util.function.Consumer)}.
+     */
+    static Consumer<MemorySegment> i32(int[] v) {
+        return dst -> MemorySegment.copy(v, 0, dst, I32, 0, v.length);
     }
 
     static MemorySegment i64(long... v) {

@@ -4,6 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -62,5 +66,53 @@ class BitPackingTest {
         assertEquals(0b11, p[2] & 0b11);
         assertEquals(0b111, p[2] >>> 29);
         assertThrows(IllegalArgumentException.class, () -> BitPacking.pack(new byte[31], 31, 1, 3, true, true));
+    }
+
+    /**
+     * The in-place packer (vector nibble folding for 4 bits, two longs per word for 2, whole ints for 8, scalar for 3 and
+     * for padded tails) writes exactly {@link BitPacking#pack}'s words, little-endian, in both orientations; the
+     * reference here is the one-value-at-a-time bit position formula, independent of both.
+     */
+    @Test
+    void packsRowsIntoNativeMemoryAsTheReferenceFormula() {
+        for (int bits : new int[] {2, 3, 4, 8}) {
+            for (int inner : new int[] {1, 7, 29, 64, 96, 128, 200, 4096 + 32}) {
+                int outer = 37;
+                byte[] v = random(outer * inner, bits, 31L * bits + inner);
+                int pf = 32 / bits;
+                int words = (inner + pf - 1) / pf;
+                int[] want = new int[outer * words];
+                for (int r = 0; r < outer; r++) {
+                    for (int k = 0; k < inner; k++) {
+                        want[r * words + k / pf] |= (v[r * inner + k] & 0xff) << (bits * (k % pf));
+                    }
+                }
+                assertArrayEquals(want, BitPacking.pack(v, outer, inner, bits, false, false), bits + " bits, inner " + inner);
+                for (boolean transpose : new boolean[] {false, true}) {
+                    try (Arena a = Arena.ofShared()) {
+                        MemorySegment dst = a.allocate(4L * want.length);
+                        dst.fill((byte) 0x5a); // the packer must overwrite every byte
+                        BitPacking.packRowsInto(v, outer, inner, bits, false, transpose, dst);
+                        for (int r = 0; r < outer; r++) {
+                            for (int w = 0; w < words; w++) {
+                                int at = transpose ? w * outer + r : r * words + w;
+                                assertEquals(want[r * words + w], dst.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), at),
+                                        bits + " bits, inner " + inner + ", row " + r + ", word " + w + (transpose ? ", transposed" : ""));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void inPlacePackerRefusesStraddlingStreamsAndWrongSizes() {
+        try (Arena a = Arena.ofShared()) {
+            assertThrows(IllegalArgumentException.class, () -> BitPacking.packRowsInto(new byte[64], 2, 32, 3, true, true, a.allocate(24)));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> BitPacking.packRowsInto(new byte[64], 2, 32, 4, false, false, a.allocate(20)));
+            assertEquals("packed tensor needs 32 bytes, buffer has 20", e.getMessage());
+        }
     }
 }

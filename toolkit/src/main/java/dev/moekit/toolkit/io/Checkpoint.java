@@ -228,14 +228,34 @@ public final class Checkpoint implements AutoCloseable {
 
     /** Reads one floating-point tensor as fp32 (for tensors under 2^31 elements). */
     public float[] floats(String name) {
+        TensorInfo t = floating(name);
+        try (Arena a = Arena.ofShared()) {
+            return Floats.decode(map(name, a), t.dtype());
+        }
+    }
+
+    /**
+     * Reads one floating-point tensor as fp32 into {@code into}, which must have exactly its element count: for callers
+     * that reuse one buffer across tensors of a size instead of allocating (and zeroing) a new array each time.
+     */
+    public void floats(String name, float[] into) {
+        TensorInfo t = floating(name);
+        if (t.numel() != into.length) {
+            throw new CheckpointException(Text.path(dir) + ": tensor " + Text.quote(name) + " has " + t.numel()
+                    + " elements, the buffer given holds " + into.length);
+        }
+        try (Arena a = Arena.ofShared()) {
+            Floats.decodeInto(map(name, a), t.dtype(), into);
+        }
+    }
+
+    private TensorInfo floating(String name) {
         TensorInfo t = info(name);
         if (!t.dtype().isFloating()) {
             throw new CheckpointException(Text.path(shard(name).path()) + ": tensor " + Text.quote(name) + " is " + t.dtype()
                     + ", not floating point");
         }
-        try (Arena a = Arena.ofConfined()) {
-            return Floats.decode(map(name, a), t.dtype());
-        }
+        return t;
     }
 
     /** Sum of tensor byte sizes. */

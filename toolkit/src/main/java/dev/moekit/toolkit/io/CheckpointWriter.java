@@ -266,13 +266,59 @@ public final class CheckpointWriter implements AutoCloseable {
         }
     }
 
-    /** Writes fp32 values, encoded to the planned dtype. */
+    /** Writes fp32 values, encoded to the planned dtype (in native memory, so the file write needs no bounce copy). */
     public void write(String name, float[] values) {
         TensorSpec t = slot(name).spec();
         if (values.length != t.numel()) {
             throw new CheckpointException(out + ": tensor " + Text.quote(name) + " got " + values.length + " values, plan says " + t.numel());
         }
-        write(name, Floats.encode(values, t.dtype()));
+        write(name, dst -> Floats.encode(values, 0, values.length, t.dtype(), dst, 0));
+    }
+
+    /**
+     * Writes a tensor that {@code fill} produces in place: it gets a native buffer of exactly the planned byte size
+     * (reused across writes and threads, contents undefined until filled) and must fill all of it with the tensor's
+     * bytes in the planned dtype; the buffer is then written to the tensor's range. Packers and encoders write their
+     * output straight into it, so no intermediate array, boxed value or per-element copy stands between them and the
+     * file.
+     */
+    public void write(String name, java.util.function.Consumer<MemorySegment> fill) {
+        long size = slot(name).spec().byteSize();
+        Scratch b = borrow(size);
+        try {
+            MemorySegment seg = b.segment().asSlice(0, size);
+            fill.accept(seg);
+            write(name, seg);
+        } finally {
+            scratch.push(b);
+        }
+    }
+
+    /** A native buffer of {@link #write(String, java.util.function.Consumer)}'s pool, in an arena of its own. */
+    private record Scratch(Arena arena, MemorySegment segment) {}
+
+    private final java.util.concurrent.ConcurrentLinkedDeque<Scratch> scratch = new java.util.concurrent.ConcurrentLinkedDeque<>();
+
+    /** A pooled buffer of at least {@code size} bytes: one as large if free, else a new one (a smaller free one is freed). */
+    private Scratch borrow(long size) {
+        for (var it = scratch.iterator(); it.hasNext(); ) {
+            Scratch b = it.next();
+            if (b.segment().byteSize() >= size && scratch.removeFirstOccurrence(b)) {
+                return b;
+            }
+        }
+        Scratch small = scratch.pollLast();
+        if (small != null) {
+            small.arena().close();
+        }
+        Arena a = Arena.ofShared();
+        return new Scratch(a, a.allocate(Math.max(size, 1), 64));
+    }
+
+    private void freeScratch() {
+        for (Scratch b; (b = scratch.poll()) != null; ) {
+            b.arena().close();
+        }
     }
 
     /** Writes a tensor of a source dtype, converting to the planned dtype in bounded chunks. */
@@ -414,6 +460,7 @@ public final class CheckpointWriter implements AutoCloseable {
             }
             FileTrees.publish(partial, out);
             committed = true;
+            freeScratch();
             return out;
         } catch (IOException e) {
             throw new UncheckedIOException(out + ": commit failed" + " (" + cause(e) + ")", e);
@@ -445,6 +492,7 @@ public final class CheckpointWriter implements AutoCloseable {
     /** Abandons an uncommitted output: closes files and deletes the partial folder. */
     @Override
     public void close() {
+        freeScratch();
         for (FileChannel ch : channels) {
             try {
                 ch.close();

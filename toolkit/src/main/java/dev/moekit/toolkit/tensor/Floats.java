@@ -74,16 +74,40 @@ public final class Floats {
         }
     }
 
-    /** Decodes a whole segment of {@code dtype} into a new array. */
+    /** Decodes a whole segment of {@code dtype} into a new array (in parallel chunks, see {@link #decodeInto}). */
     public static float[] decode(MemorySegment src, DType dtype) {
         long n = src.byteSize() / dtype.size();
         if (n > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("tensor of " + n + " elements is too large for one float[]; decode it in slices");
         }
         float[] out = new float[(int) n];
-        decode(src, dtype, out, 0, (int) n);
+        decodeInto(src, dtype, out);
         return out;
     }
+
+    /**
+     * Decodes the whole of {@code src} into {@code dst}, which must hold exactly its elements. Large tensors are split
+     * into chunks of {@value #PARALLEL_CHUNK} elements decoded on the common fork-join pool (the values do not depend
+     * on the split), so a reused buffer is refilled at memory speed and the page faults of a mapped source are taken
+     * on every core.
+     */
+    public static void decodeInto(MemorySegment src, DType dtype, float[] dst) {
+        if (src.byteSize() != (long) dst.length * dtype.size()) {
+            throw new IllegalArgumentException("source has " + src.byteSize() + " bytes of " + dtype + ", buffer holds " + dst.length + " values");
+        }
+        int n = dst.length;
+        if (n <= PARALLEL_CHUNK) {
+            decode(src, dtype, dst, 0, n);
+            return;
+        }
+        java.util.stream.IntStream.range(0, (n + PARALLEL_CHUNK - 1) / PARALLEL_CHUNK).parallel().forEach(c -> {
+            int from = c * PARALLEL_CHUNK;
+            decode(src, from, dtype, dst, from, Math.min(PARALLEL_CHUNK, n - from));
+        });
+    }
+
+    /** Elements per task of the parallel decode (a multiple of every vector length). */
+    public static final int PARALLEL_CHUNK = 1 << 20;
 
     /** Encodes {@code src[off..off+count)} as {@code dtype} at byte {@code dstByte} of {@code dst}. */
     public static void encode(float[] src, int off, int count, DType dtype, MemorySegment dst, long dstByte) {

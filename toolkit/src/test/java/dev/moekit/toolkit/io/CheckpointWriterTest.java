@@ -112,6 +112,52 @@ class CheckpointWriterTest {
         }
     }
 
+    /**
+     * Tensors filled in the writer's pooled native buffers (the packers' path), from several threads at once and in
+     * sizes that grow and shrink, land bit for bit at their offsets; a fill that fails leaves the tensor unwritten;
+     * {@link Checkpoint#floats(String, float[])} reads them back into a reused buffer and refuses one of another size.
+     */
+    @Test
+    void fillsTensorsInPooledBuffersFromSeveralThreads() throws Exception {
+        Path out = dir.resolve("filled");
+        List<TensorSpec> plan = new ArrayList<>();
+        int[] sizes = {3_000_001, 17, 2_000_000, 2_000_000, 5, 3_000_001};
+        for (int i = 0; i < sizes.length; i++) {
+            plan.add(new TensorSpec("t" + i, DType.F32, new long[] {sizes[i]}));
+        }
+        try (CheckpointWriter w = CheckpointWriter.create(out, plan, CheckpointWriter.Options.defaults())) {
+            assertThrows(IllegalStateException.class, () -> w.write("t0", dst -> {
+                throw new IllegalStateException("packer failed");
+            }));
+            List<Thread> threads = new ArrayList<>();
+            for (int i = 0; i < sizes.length; i++) {
+                int t = i;
+                threads.add(Thread.ofPlatform().start(() -> w.write("t" + t, dst -> {
+                    for (long k = 0; k < sizes[t]; k++) {
+                        dst.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, k, t * 1000f + k % 977);
+                    }
+                })));
+            }
+            for (Thread t : threads) {
+                t.join();
+            }
+            w.commit(config());
+        }
+        try (Checkpoint c = Checkpoint.open(out)) {
+            float[] buf = new float[sizes[0]];
+            c.floats("t5", buf);
+            for (int k = 0; k < buf.length; k++) {
+                assertEquals(5000f + k % 977, buf[k], "t5[" + k + "]");
+            }
+            c.floats("t0", buf); // the same buffer, refilled
+            assertEquals(977f - 1, buf[976]);
+            float[] small = c.floats("t2");
+            assertEquals(2000f + 1999_999 % 977, small[1999_999]);
+            CheckpointException e = assertThrows(CheckpointException.class, () -> c.floats("t4", new float[4]));
+            assertTrue(e.getMessage().contains("'t4' has 5 elements, the buffer given holds 4"), e.getMessage());
+        }
+    }
+
     @Test
     void refusesExistingOutputUnlessReplacing() throws IOException {
         Path out = Files.createDirectories(dir.resolve("exists"));

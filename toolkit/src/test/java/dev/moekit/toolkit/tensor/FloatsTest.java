@@ -100,6 +100,27 @@ class FloatsTest {
         assertEquals(Float.POSITIVE_INFINITY, k[2]);
     }
 
+    /** The parallel decode into a given buffer equals the one-thread decode for every dtype, across chunk edges. */
+    @Test
+    void decodeIntoEqualsTheSequentialDecodeAcrossChunks() {
+        int n = 2 * Floats.PARALLEL_CHUNK + 12345;
+        Random r = new Random(7);
+        byte[] bytes = new byte[n * 4];
+        r.nextBytes(bytes);
+        MemorySegment src = MemorySegment.ofArray(bytes);
+        for (DType t : new DType[] {DType.BF16, DType.F16, DType.F32, DType.F8_E4M3}) {
+            MemorySegment s = src.asSlice(0, (long) n * t.size());
+            float[] want = new float[n];
+            Floats.decode(s, t, want, 0, n);
+            float[] got = new float[n];
+            Floats.decodeInto(s, t, got);
+            for (int i = 0; i < n; i++) {
+                assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]), t + " element " + i);
+            }
+        }
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> Floats.decodeInto(src, DType.BF16, new float[3]));
+    }
+
     @Test
     void convertSegmentsAnySize() {
         int n = 70_001;
