@@ -8,7 +8,9 @@ import dev.moekit.eval.runtime.CausalLm;
 import dev.moekit.eval.runtime.ForwardObserver;
 import dev.moekit.eval.runtime.Pass;
 import dev.moekit.eval.runtime.TokenBatch;
+import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.CheckpointException;
+import dev.moekit.toolkit.model.ModelSpec;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -44,8 +46,19 @@ public final class Evaluator {
 
     /** Evaluates the model folder {@code dir} on every data file of {@code options}. */
     public static EvalResult evaluate(Path dir, EvalOptions options, Progress progress) {
+        try (Checkpoint c = Checkpoint.open(dir)) {
+            return evaluate(c, options, progress);
+        }
+    }
+
+    /**
+     * Evaluates an open checkpoint, which the caller keeps owning: a folder, or a view such as a packed checkpoint
+     * whose weights are dequantized as they load. The tokenizer comes from its folder.
+     */
+    public static EvalResult evaluate(Checkpoint checkpoint, EvalOptions options, Progress progress) {
         long start = System.nanoTime();
-        try (CausalLm model = CausalLm.open(dir, options.runtime());
+        Path dir = checkpoint.dir();
+        try (CausalLm model = CausalLm.of(checkpoint, ModelSpec.of(checkpoint), options.runtime());
              CausalLm ref = options.reference() == null ? null : CausalLm.open(options.reference(), options.runtime());
              TextWindows text = TextWindows.open(dir)) {
             RoutingCounter counter = options.routing() && model.spec().isMoe() ? new RoutingCounter(model.spec())

@@ -102,6 +102,15 @@ public interface PackedFormat extends Method<NoParams> {
     /** Reads module {@code module} back, with the scheme the config gives it. */
     QuantizedMatrix read(Checkpoint c, String module, QuantScheme s);
 
+    /**
+     * The {@code [rows, cols]} of {@code module}'s weight. Formats override this to answer from tensor metadata; the
+     * default reads the module back.
+     */
+    default long[] weightShape(Checkpoint c, String module, QuantScheme s) {
+        QuantizedMatrix q = read(c, module, s);
+        return new long[] {q.rows(), q.cols()};
+    }
+
     /** The registered format {@code name} (case, {@code -}/{@code _} and {@link #aliases} honoured). */
     static PackedFormat named(String name) {
         return Lookup.find(KIND, name, PackedFormat::aliases);

@@ -1,5 +1,9 @@
 package dev.moekit.quantize;
 
+import dev.moekit.toolkit.io.DType;
+import dev.moekit.toolkit.tensor.Floats;
+import java.lang.foreign.MemorySegment;
+
 /**
  * A quantized linear weight {@code W [rows, cols]} (HF convention {@code [out, in]}): unsigned integer codes, one
  * scale and zero point per row and group, and an optional column-to-group map ({@code g_idx}, from activation order).
@@ -57,6 +61,23 @@ public record QuantizedMatrix(int rows, int cols, QuantScheme scheme, byte[] cod
             }
         });
         return w;
+    }
+
+    /**
+     * The fp32 weight encoded as {@code to} into {@code dst} (exactly {@code rows * cols * to.size()} bytes), a row at a
+     * time, rows in parallel: the same values as {@link #dequantize} without the [rows, cols] fp32 array.
+     */
+    public void encodeInto(MemorySegment dst, DType to) {
+        long rowBytes = (long) cols * to.size();
+        if (dst.byteSize() != rowBytes * rows) {
+            throw new IllegalArgumentException(rows + "x" + cols + " weight as " + to + " needs " + rowBytes * rows + " bytes, got " + dst.byteSize());
+        }
+        forRowBlocks((from, end) -> {
+            RowReader r = rowReader();
+            for (int i = from; i < end; i++) {
+                Floats.encode(r.row(i), 0, cols, to, dst, i * rowBytes);
+            }
+        });
     }
 
     /** A reader of single dequantized rows with its own scratch (one per thread). */

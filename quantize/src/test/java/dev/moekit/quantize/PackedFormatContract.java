@@ -33,8 +33,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * (attention and expert 0 of every layer, 4-bit g128 and 3-bit g32) writes exactly the tensors the format plans; every
  * module reads back to the quantizer's values (bit for bit for packed formats, rounded to the tensor dtype for dense
  * ones); stored bits are no more than the tensors hold; a packed format writes a {@code quantization_config} that it
- * alone reads, gives each module its scheme and routers none, and its {@link Dequantizer} recognises the output and
- * dequantizes it to the same values.
+ * alone reads, gives each module its scheme and routers none, and its {@link Dequantizer} recognises the output,
+ * dequantizes it to the same values and opens it as a view with the same tensors and values.
  */
 public abstract class PackedFormatContract extends MethodContract<PackedFormat> {
     @Override
@@ -114,6 +114,19 @@ public abstract class PackedFormatContract extends MethodContract<PackedFormat> 
                             assertArrayEquals(q.weight(m + LinearModule.WEIGHT), p.floats(m + LinearModule.WEIGHT), 0f);
                         }
                         f.files(qc).keySet().forEach(n -> assertFalse(Files.exists(plain.resolve(n)), n + " is dropped"));
+                    }
+                    try (Checkpoint v = d.open(out)) { // the view evaluation reads: the same values, computed on read
+                        assertFalse(v.config().has(PackedFormat.CONFIG_KEY));
+                        for (String m : q.modules().keySet()) {
+                            String w = m + LinearModule.WEIGHT;
+                            assertTrue(v.isComputed(w) && v.names().contains(w), w);
+                            assertArrayEquals(q.weight(w), v.floats(w), 0f);
+                            assertTrue(v.names().stream().noneMatch(n -> n.startsWith(m + ".") && !n.equals(w) && !n.endsWith(".bias")),
+                                    m + "'s packed tensors are hidden");
+                        }
+                        try (Checkpoint p = Checkpoint.open(plain)) {
+                            assertEquals(p.names().stream().sorted().toList(), v.names().stream().sorted().toList(), "the view has the plain copy's tensors");
+                        }
                     }
                 } else {
                     assertEquals(in.config(), c.config(), "a dense format leaves config.json as it was");

@@ -16,9 +16,9 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * Turns checkpoint tensors into NDArrays of the compute dtype. A tensor stored under its own name is mapped and
- * converted in Java ({@link Floats#convert}, bf16 never reaches DJL) into off-heap memory that DJL wraps on CPU and
- * copies to a GPU; fused 3-D expert tensors go through {@link ModelWeights#expert}. Names come from the spec only.
+ * Turns checkpoint tensors into NDArrays of the compute dtype. A tensor under its own name is read with
+ * {@link Checkpoint#read}: mapped and converted in Java ({@link Floats#convert}, bf16 never reaches DJL), or for a
+ * packed checkpoint's view dequantized, straight into the off-heap memory that DJL wraps on CPU and copies to a GPU; fused 3-D expert tensors go through {@link ModelWeights#expert}. Names come from the spec only.
  * The off-heap memory comes from the caller's {@link Arena}, which must outlive the arrays on CPU (they wrap it) and
  * is closed right after the arrays: weights are freed at once, not when the GC finds their buffers.
  */
@@ -81,7 +81,7 @@ final class WeightLoader {
         if (bytes > Integer.MAX_VALUE) {
             return null;
         }
-        try (Arena staging = Arena.ofConfined()) {
+        try (Arena staging = Arena.ofShared()) {
             MemorySegment seg = (wraps(m) ? arena : staging).allocate(bytes, 64);
             long stride = numel * precision.storage().size();
             for (int e = 0; e < count; e++) {
@@ -96,7 +96,7 @@ final class WeightLoader {
                         throw new CheckpointException(checkpoint.dir() + ": tensor '" + name + "' has shape "
                                 + new Shape(info.shape()) + ", expected " + new Shape(shape));
                     }
-                    Floats.convert(checkpoint.map(name, staging), info.dtype(), dst, precision.storage(), numel);
+                    checkpoint.read(name, dst, precision.storage());
                 }
             }
             long[] stacked = {count, shape[0], shape[1]};
@@ -131,9 +131,9 @@ final class WeightLoader {
 
     private NDArray named(NDManager m, Arena arena, String name) {
         TensorInfo info = floating(name);
-        try (Arena staging = Arena.ofConfined()) {
+        try (Arena staging = Arena.ofShared()) { // shared: the conversion runs on several threads
             MemorySegment seg = (wraps(m) ? arena : staging).allocate(info.numel() * precision.storage().size(), 64);
-            Floats.convert(checkpoint.map(name, staging), info.dtype(), seg, precision.storage(), info.numel());
+            checkpoint.read(name, seg, precision.storage()); // converted (or dequantized) straight into the buffer DJL takes
             return m.create(buffer(seg), new Shape(info.shape()), precision.dataType());
         }
     }

@@ -6,7 +6,7 @@ import java.nio.file.Path;
 
 /**
  * Reads a packed checkpoint format back as plain weights, so that evaluation scores exactly what the packed weights
- * hold. Packed output formats (the quantize module's compressed-tensors and GPTQ) implement it; {@link Evaluation}
+ * hold: evaluation through {@link #open} (no copy on disk), tools that need a plain folder through {@link #dequantize}. Packed output formats (the quantize module's compressed-tensors and GPTQ) implement it; {@link Evaluation}
  * finds them among the registered methods.
  */
 public interface Dequantizer {
@@ -15,4 +15,11 @@ public interface Dequantizer {
 
     /** Writes the dequantized checkpoint of {@code packed} to {@code out} (which must not exist), weights in {@code dtype}. */
     void dequantize(Path packed, Path out, DType dtype);
+
+    /**
+     * Opens {@code packed} as the plain checkpoint it stands for, writing nothing: each quantized weight is
+     * dequantized when it is read, straight into the reader's buffer ({@link Checkpoint#withComputed}). Closing the
+     * result closes the packed checkpoint.
+     */
+    Checkpoint open(Path packed);
 }

@@ -10,11 +10,7 @@ import dev.moekit.pipeline.Events;
 import dev.moekit.pipeline.io.DataFiles;
 import dev.moekit.pipeline.recipe.EvalSettings;
 import dev.moekit.toolkit.io.Checkpoint;
-import dev.moekit.toolkit.io.DType;
-import dev.moekit.toolkit.io.FileTrees;
 import dev.moekit.toolkit.method.Methods;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -23,7 +19,8 @@ import java.util.Optional;
 /**
  * Scores a checkpoint the way every front end does (CLI {@code eval}, recipes' {@code eval}, the Maven plugin's
  * {@code evaluate} goal, batch jobs): perplexity per data file, and against a reference KL divergence and top-1
- * agreement. A packed quantized checkpoint is read through its format's {@link Dequantizer} first. A perplexity or
+ * agreement. A packed quantized checkpoint is read through its format's {@link Dequantizer#open}: each weight is
+ * dequantized as the runtime loads it, with no dequantized copy on disk. A perplexity or
  * KL that is not finite is an error naming the data file.
  */
 public final class Evaluation {
@@ -54,30 +51,15 @@ public final class Evaluation {
         if (reference != null) {
             o = o.withReference(reference);
         }
-        Path tmp = null;
-        try {
-            Path scored = model;
-            Optional<Dequantizer> d = dequantizer(model);
-            if (d.isPresent()) {
-                tmp = Files.createTempDirectory("moekit-dequant");
-                scored = tmp.resolve("model");
-                events.info("dequantizing the packed checkpoint for evaluation");
-                d.get().dequantize(model, scored, DType.F32);
-            }
+        Optional<Dequantizer> d = dequantizer(model);
+        if (d.isPresent()) {
+            events.info("reading the packed checkpoint's weights dequantized as they load");
+        }
+        try (Checkpoint scored = d.isPresent() ? d.get().open(model) : Checkpoint.open(model)) {
             EvalResult r = Evaluator.evaluate(scored, o, events).withModel(model.toString()).withDevice(device)
                     .withReference(reference == null ? null : reference.toString());
             check(r);
             return r;
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create a temporary folder for dequantization (" + e.getMessage() + ")", e);
-        } finally {
-            if (tmp != null) {
-                try {
-                    FileTrees.delete(tmp);
-                } catch (IOException ignored) {
-                    // a temporary folder; the OS cleans it eventually
-                }
-            }
         }
     }
 

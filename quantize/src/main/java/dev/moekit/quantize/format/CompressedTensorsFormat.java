@@ -141,6 +141,15 @@ public final class CompressedTensorsFormat extends DequantizingFormat {
     }
 
     @Override
+    public long[] weightShape(Checkpoint c, String module, QuantScheme s) {
+        int[] shape = IntTensors.read(c, module + SHAPE);
+        if (shape.length != 2) {
+            throw new CheckpointException(c.dir() + ": '" + module + SHAPE + "' holds " + shape.length + " values, expected [out, in]");
+        }
+        return new long[] {shape[0], shape[1]};
+    }
+
+    @Override
     public List<String> modules(Checkpoint c) {
         return c.names().stream().filter(n -> n.endsWith(PACKED)).map(n -> n.substring(0, n.length() - PACKED.length())).sorted().toList();
     }

@@ -10,7 +10,8 @@ import java.nio.file.Path;
 
 /**
  * A packed format that evaluation can read back: recognises checkpoints whose {@code quantization_config} it
- * {@link #reads}, and dequantizes them with {@link Dequantize}.
+ * {@link #reads}; evaluation reads them through {@link QuantizedCheckpoint#plainView} (dequantized as loaded),
+ * {@link Dequantize} writes a plain copy.
  */
 abstract class DequantizingFormat implements PackedFormat, Dequantizer {
     @Override
@@ -21,6 +22,17 @@ abstract class DequantizingFormat implements PackedFormat, Dequantizer {
     @Override
     public void dequantize(Path packed, Path out, DType dtype) {
         Dequantize.run(packed, out, dtype, CheckpointWriter.Options.defaults());
+    }
+
+    @Override
+    public Checkpoint open(Path packed) {
+        QuantizedCheckpoint q = QuantizedCheckpoint.open(packed);
+        try {
+            return q.plainView();
+        } catch (RuntimeException e) {
+            q.close();
+            throw e;
+        }
     }
 
     @Override

@@ -9,7 +9,6 @@ import dev.moekit.toolkit.io.Checkpoint;
 import dev.moekit.toolkit.io.CheckpointWriter;
 import dev.moekit.toolkit.io.DType;
 import dev.moekit.toolkit.io.TensorSpec;
-import dev.moekit.toolkit.tensor.Floats;
 import java.util.List;
 import java.util.Map;
 
@@ -63,13 +62,7 @@ public final class FakeQuantFormat implements PackedFormat {
     @Override
     public void write(CheckpointWriter w, LinearModule m, QuantizedMatrix q, DType weightType) {
         DType type = w.spec(m.tensor()).dtype(); // the input tensor's, as planned
-        long rowBytes = (long) q.cols() * type.size();
-        w.write(m.tensor(), dst -> q.forRowBlocks((from, to) -> { // dequantized a row at a time, encoded in place
-            QuantizedMatrix.RowReader rows = q.rowReader();
-            for (int i = from; i < to; i++) {
-                Floats.encode(rows.row(i), 0, q.cols(), type, dst, i * rowBytes);
-            }
-        }));
+        w.write(m.tensor(), dst -> q.encodeInto(dst, type)); // dequantized a row at a time, encoded in place
     }
 
     @Override

@@ -172,6 +172,15 @@ public final class GptqFormat extends DequantizingFormat {
     }
 
     @Override
+    public long[] weightShape(Checkpoint c, String module, QuantScheme s) {
+        long[] q = c.info(module + QWEIGHT).shape();
+        if (q.length != 2) {
+            throw new CheckpointException(c.dir() + ": '" + module + QWEIGHT + "' has shape " + java.util.Arrays.toString(q) + ", expected [in * bits / 32, out]");
+        }
+        return new long[] {q[1], q[0] * 32 / s.bits()};
+    }
+
+    @Override
     public List<String> modules(Checkpoint c) {
         return c.names().stream().filter(n -> n.endsWith(QWEIGHT)).map(n -> n.substring(0, n.length() - QWEIGHT.length())).sorted().toList();
     }

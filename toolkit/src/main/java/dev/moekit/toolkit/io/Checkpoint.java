@@ -31,13 +31,81 @@ public final class Checkpoint implements AutoCloseable {
     private final Map<String, SafetensorsFile> shardOf; // tensor name -> shard, in index order
     private final List<SafetensorsFile> shards;
     private final Map<String, JsonNode> indexMetadata;
+    private final Map<String, Computed> computed; // tensors computed on read (a packed checkpoint's weights), by name
+    private final List<String> names;
     private ObjectNode config;
 
     private Checkpoint(Path dir, Map<String, SafetensorsFile> shardOf, List<SafetensorsFile> shards, Map<String, JsonNode> indexMetadata) {
+        this(dir, shardOf, shards, indexMetadata, Map.of(), List.copyOf(shardOf.keySet()), null);
+    }
+
+    private Checkpoint(Path dir, Map<String, SafetensorsFile> shardOf, List<SafetensorsFile> shards, Map<String, JsonNode> indexMetadata,
+                       Map<String, Computed> computed, List<String> names, ObjectNode config) {
         this.dir = dir;
         this.shardOf = shardOf;
         this.shards = shards;
         this.indexMetadata = indexMetadata;
+        this.computed = computed;
+        this.names = names;
+        this.config = config;
+    }
+
+    /**
+     * A tensor a checkpoint view computes when read instead of storing it, e.g. a quantized module's weight
+     * dequantized from its packed codes and scales.
+     *
+     * @param info  its dtype (the precision of the values it computes) and shape; the offsets are 0 and its byte size
+     * @param reads the computation: fills a segment with all its values converted to the requested floating dtype
+     */
+    public record Computed(TensorInfo info, Reader reads) {}
+
+    /** Fills {@code dst} (exactly {@code numel * to.size()} bytes) with a computed tensor's values as {@code to}. */
+    @FunctionalInterface
+    public interface Reader {
+        void read(MemorySegment dst, DType to);
+    }
+
+    /**
+     * A view of this checkpoint in which {@code computed} tensors stand in for the stored tensors {@code replaced} (each
+     * computed tensor takes the place, in {@link #names}, of the first stored one it replaces): the eval runtime reads
+     * a packed quantized checkpoint through it exactly as a plain one, each weight dequantized as it is loaded, with
+     * no dequantized copy on disk. {@code config} replaces the stored {@code config.json} (null: keep it). The view
+     * shares this checkpoint's open files: close one of the two, not both. Computed tensors have no stored bytes:
+     * {@link #map} and {@link #shard} refuse them, {@link #read} and {@link #floats} compute them.
+     */
+    public Checkpoint withComputed(Map<String, Computed> computed, Map<String, String> replaced, ObjectNode config) {
+        Map<String, String> firstReplaced = new LinkedHashMap<>(); // stored name -> computed name taking its place
+        for (var e : replaced.entrySet()) {
+            if (!shardOf.containsKey(e.getKey())) {
+                throw new CheckpointException(Text.path(dir) + ": no tensor " + Text.quote(e.getKey()) + " to replace");
+            }
+            if (!computed.containsKey(e.getValue())) {
+                throw new CheckpointException(Text.path(dir) + ": " + Text.quote(e.getKey()) + " is replaced by " + Text.quote(e.getValue())
+                        + ", which is not computed");
+            }
+        }
+        java.util.Set<String> placed = new java.util.HashSet<>();
+        List<String> view = new ArrayList<>();
+        for (String n : shardOf.keySet()) {
+            String c = replaced.get(n);
+            if (c == null) {
+                if (computed.containsKey(n)) {
+                    throw new CheckpointException(Text.path(dir) + ": computed tensor " + Text.quote(n) + " would hide a stored one that is not replaced");
+                }
+                view.add(n);
+            } else if (placed.add(c)) {
+                view.add(c);
+            }
+        }
+        for (String c : computed.keySet()) {
+            if (placed.add(c)) {
+                view.add(c);
+            }
+        }
+        Map<String, SafetensorsFile> stored = new LinkedHashMap<>(shardOf);
+        stored.keySet().removeAll(replaced.keySet());
+        return new Checkpoint(dir, Collections.unmodifiableMap(stored), shards, indexMetadata, Map.copyOf(computed), List.copyOf(view),
+                config != null ? config : this.config);
     }
 
     /** Opens a checkpoint folder (or a single .safetensors file) and validates its shards and index. */
@@ -192,21 +260,31 @@ public final class Checkpoint implements AutoCloseable {
 
     /** Every tensor name, in index (or file) order. */
     public List<String> names() {
-        return List.copyOf(shardOf.keySet());
+        return names;
     }
 
     public boolean has(String name) {
-        return shardOf.containsKey(name);
+        return shardOf.containsKey(name) || computed.containsKey(name);
     }
 
     public TensorInfo info(String name) {
-        return shard(name).info(name);
+        Computed c = computed.get(name);
+        return c != null ? c.info() : shard(name).info(name);
+    }
+
+    /** Whether {@code name} is computed on read (see {@link #withComputed}) rather than stored. */
+    public boolean isComputed(String name) {
+        return computed.containsKey(name);
     }
 
     /** The shard holding {@code name}. */
     public SafetensorsFile shard(String name) {
         SafetensorsFile f = shardOf.get(name);
         if (f == null) {
+            if (computed.containsKey(name)) {
+                throw new CheckpointException(Text.path(dir) + ": tensor " + Text.quote(name)
+                        + " is computed from packed tensors when read and has no stored bytes");
+            }
             throw new CheckpointException(Text.path(dir) + ": no tensor " + Text.quote(name));
         }
         return f;
@@ -229,8 +307,35 @@ public final class Checkpoint implements AutoCloseable {
     /** Reads one floating-point tensor as fp32 (for tensors under 2^31 elements). */
     public float[] floats(String name) {
         TensorInfo t = floating(name);
+        Computed c = computed.get(name);
+        if (c != null) {
+            float[] out = new float[Math.toIntExact(t.numel())];
+            c.reads().read(MemorySegment.ofArray(out), DType.F32);
+            return out;
+        }
         try (Arena a = Arena.ofShared()) {
             return Floats.decode(map(name, a), t.dtype());
+        }
+    }
+
+    /**
+     * Reads one floating-point tensor converted to {@code to} into {@code dst} (exactly its element count of
+     * {@code to}): stored tensors through {@link Floats#convert} from the mapped file, computed ones by their
+     * computation. The runtime fills the buffers it hands to DJL this way.
+     */
+    public void read(String name, MemorySegment dst, DType to) {
+        TensorInfo t = floating(name);
+        if (dst.byteSize() != t.numel() * to.size()) {
+            throw new CheckpointException(Text.path(dir) + ": tensor " + Text.quote(name) + " of " + t.numel() + " elements does not fill "
+                    + dst.byteSize() + " bytes of " + to);
+        }
+        Computed c = computed.get(name);
+        if (c != null) {
+            c.reads().read(dst, to);
+            return;
+        }
+        try (Arena a = Arena.ofShared()) {
+            Floats.convert(map(name, a), t.dtype(), dst, to, t.numel());
         }
     }
 
@@ -243,6 +348,10 @@ public final class Checkpoint implements AutoCloseable {
         if (t.numel() != into.length) {
             throw new CheckpointException(Text.path(dir) + ": tensor " + Text.quote(name) + " has " + t.numel()
                     + " elements, the buffer given holds " + into.length);
+        }
+        if (computed.containsKey(name)) {
+            computed.get(name).reads().read(MemorySegment.ofArray(into), DType.F32);
+            return;
         }
         try (Arena a = Arena.ofShared()) {
             Floats.decodeInto(map(name, a), t.dtype(), into);
@@ -261,7 +370,7 @@ public final class Checkpoint implements AutoCloseable {
     /** Sum of tensor byte sizes. */
     public long totalBytes() {
         long s = 0;
-        for (String n : shardOf.keySet()) {
+        for (String n : names) {
             s += info(n).byteSize();
         }
         return s;
@@ -270,7 +379,7 @@ public final class Checkpoint implements AutoCloseable {
     /** Sum of tensor element counts. */
     public long totalParameters() {
         long s = 0;
-        for (String n : shardOf.keySet()) {
+        for (String n : names) {
             s += info(n).numel();
         }
         return s;
