@@ -30,6 +30,48 @@ class CheckpointTest {
         }
     }
 
+    /**
+     * A view with computed tensors: the computed one takes the replaced tensors' place in the names, reads (as fp32,
+     * into a buffer, converted to another dtype) through its computation; replaced tensors are gone; stored ones read
+     * as before; a computed tensor has no stored bytes to map; bad views are refused naming the tensor.
+     */
+    @Test
+    void viewWithComputedTensorsReadsThemAndHidesWhatTheyReplace() {
+        String q = "model.layers.0.self_attn.q_proj.weight";
+        String k = "model.layers.0.self_attn.k_proj.weight";
+        String twice = "model.layers.0.self_attn.qk_twice";
+        try (Checkpoint c = Checkpoint.open(MIXTRAL)) {
+            float[] qv = c.floats(q);
+            long n = qv.length;
+            Checkpoint.Computed doubled = new Checkpoint.Computed(new TensorInfo(twice, DType.F32, c.info(q).shape(), 0, 4 * n), (dst, to) -> {
+                float[] v = c.floats(q);
+                for (int i = 0; i < v.length; i++) {
+                    v[i] *= 2;
+                }
+                dev.moekit.toolkit.tensor.Floats.encode(v, 0, v.length, to, dst, 0);
+            });
+            Checkpoint v = c.withComputed(java.util.Map.of(twice, doubled), java.util.Map.of(q, twice, k, twice), null);
+            assertEquals(c.names().size() - 1, v.names().size());
+            assertEquals(Math.min(c.names().indexOf(q), c.names().indexOf(k)), v.names().indexOf(twice), "in the place of the first tensor it replaces");
+            assertTrue(!v.has(q) && !v.has(k) && v.has(twice) && v.isComputed(twice) && !v.isComputed("model.norm.weight"));
+            float[] got = v.floats(twice);
+            for (int i = 0; i < n; i++) {
+                assertEquals(2 * qv[i], got[i]);
+            }
+            java.lang.foreign.MemorySegment half = java.lang.foreign.MemorySegment.ofArray(new short[(int) n]);
+            v.read(twice, half, DType.BF16);
+            assertEquals(dev.moekit.toolkit.tensor.Floats.floatToBf16(2 * qv[5]), half.getAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 5));
+            org.junit.jupiter.api.Assertions.assertArrayEquals(c.floats("model.norm.weight"), v.floats("model.norm.weight"));
+            CheckpointException e = assertThrows(CheckpointException.class, () -> v.map(twice, java.lang.foreign.Arena.global()));
+            assertTrue(e.getMessage().contains("'" + twice + "' is computed from packed tensors when read and has no stored bytes"), e.getMessage());
+            assertTrue(assertThrows(CheckpointException.class, () -> v.read(twice, half.asSlice(2), DType.BF16)).getMessage().contains("does not fill"));
+            assertTrue(assertThrows(CheckpointException.class, () -> c.withComputed(java.util.Map.of(twice, doubled), java.util.Map.of("nope", twice), null))
+                    .getMessage().contains("no tensor 'nope' to replace"));
+            assertTrue(assertThrows(CheckpointException.class, () -> c.withComputed(java.util.Map.of(q, doubled), java.util.Map.of(), null))
+                    .getMessage().contains("would hide a stored one"));
+        }
+    }
+
     @Test
     void opensSingleFileModel() {
         try (Checkpoint c = Checkpoint.open(SHARED.resolve("models/llama-tiny-seed"))) {
