@@ -72,7 +72,7 @@ public final class Dequantize {
                     if (qm != null) {
                         w.write(t.name(), qm.dequantize());
                     } else {
-                        try (Arena a = Arena.ofConfined()) {
+                        try (Arena a = Arena.ofShared()) {
                             w.writeConverted(t.name(), c.map(t.name(), a), c.info(t.name()).dtype());
                         }
                     }

@@ -15,8 +15,9 @@ import java.nio.file.Path;
  * {@link SyntheticMixtral}) to 4-bit group-128 and reports GB/s of bf16 input of the quantized modules and of the whole
  * checkpoint, plus peak RSS ({@code VmHWM}).
  *
- * <p>{@code java ... RtnBench <dir> <layers> <format: fake-quant|compressed-tensors|gptq>} (any registered format; the
- * older spellings FAKE_QUANT, COMPRESSED_TENSORS, GPTQ still work)
+ * <p>{@code java ... RtnBench <dir> <layers> <format: fake-quant|compressed-tensors|gptq> [runs=1]} (any registered
+ * format; the older spellings FAKE_QUANT, COMPRESSED_TENSORS, GPTQ still work); runs after the first show the speed
+ * with a warm JIT.
  */
 public final class RtnBench {
     private RtnBench() {
@@ -32,13 +33,16 @@ public final class RtnBench {
         }
         Path out = dir.resolve("rtn-" + format.name());
         QuantOptions o = QuantOptions.defaults(format).withWriter(CheckpointWriter.Options.defaults().withReplace(true));
+        int reps = args.length > 3 ? Integer.parseInt(args[3]) : 1;
         try (Checkpoint c = Checkpoint.open(in)) {
-            long t0 = System.nanoTime();
-            QuantReport r = Quantizer.run(c, out, o, null);
-            double s = (System.nanoTime() - t0) / 1e9;
-            System.out.printf("%s: %d modules, %.2f GB quantized bf16 in %.1f s = %.2f GB/s (whole checkpoint %.2f GB: %.2f GB/s); "
-                            + "avg %.3f stored bits; peak RSS %s%n", format.name(), r.modules().size(), r.sourceBytes() / 1e9, s,
-                    r.sourceBytes() / 1e9 / s, c.totalBytes() / 1e9, c.totalBytes() / 1e9 / s, r.averageStoredBits(), peakRss());
+            for (int rep = 1; rep <= reps; rep++) { // later runs: the JIT is warm
+                long t0 = System.nanoTime();
+                QuantReport r = Quantizer.run(c, out, o, null);
+                double s = (System.nanoTime() - t0) / 1e9;
+                System.out.printf("%s run %d: %d modules, %.2f GB quantized bf16 in %.1f s = %.2f GB/s (whole checkpoint %.2f GB: %.2f GB/s); "
+                                + "avg %.3f stored bits; peak RSS %s%n", format.name(), rep, r.modules().size(), r.sourceBytes() / 1e9, s,
+                        r.sourceBytes() / 1e9 / s, c.totalBytes() / 1e9, c.totalBytes() / 1e9 / s, r.averageStoredBits(), peakRss());
+            }
         }
     }
 

@@ -336,7 +336,7 @@ public final class CheckpointWriter implements AutoCloseable {
         }
         FileChannel ch = channels.get(s.shard());
         long per = CHUNK / Math.max(srcType.size(), to.size());
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = Arena.ofShared()) { // shared: Floats.convert splits large chunks over the pool
             MemorySegment buf = a.allocate(per * to.size(), 64);
             for (long i = 0; i < count; i += per) {
                 long n = Math.min(per, count - i);

@@ -13,7 +13,8 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Conversions between the floating dtypes of checkpoints and fp32. bf16 goes both ways with the Vector API (a 16-bit
- * shift one way, round-to-nearest-even the other); fp16 uses the JDK's intrinsified {@link Float#float16ToFloat};
+ * shift one way, round-to-nearest-even the other), and straight to fp16 in integer lanes ({@link #bf16ToF16}); fp16
+ * otherwise uses the JDK's intrinsified {@link Float#float16ToFloat};
  * fp8 (E4M3, E5M2) uses 256-entry tables. All sources are little-endian and may be unaligned.
  */
 public final class Floats {
@@ -106,6 +107,9 @@ public final class Floats {
         });
     }
 
+    /** A thread that is not the caller's, to ask whether a segment may be used by the pool's threads. */
+    private static final Thread OTHER = new Thread(() -> { });
+
     /** Elements per task of the parallel decode (a multiple of every vector length). */
     public static final int PARALLEL_CHUNK = 1 << 20;
 
@@ -136,24 +140,94 @@ public final class Floats {
     }
 
     /**
-     * Converts {@code count} elements from {@code src} ({@code from}) into {@code dst} ({@code to}), in chunks through a
-     * scratch buffer so any size works.
+     * Converts {@code count} elements from {@code src} ({@code from}) into {@code dst} ({@code to}), so any size works:
+     * bf16 to fp32 and bf16 to fp16 directly with the Vector API, other pairs through a float scratch buffer. Tensors
+     * of more than {@value #PARALLEL_CHUNK} elements are converted in chunks on the common fork-join pool (the
+     * values do not depend on the split), so loading a model converts at the speed of all cores; segments confined to
+     * the calling thread are converted on it alone.
      */
     public static void convert(MemorySegment src, DType from, MemorySegment dst, DType to, long count) {
         if (from == to) {
             MemorySegment.copy(src, 0, dst, 0, count * from.size());
             return;
         }
-        if (from == DType.BF16 && to == DType.F32) {
-            bf16ToF32Segment(src, dst, count);
+        if (count <= PARALLEL_CHUNK || !src.isAccessibleBy(OTHER) || !dst.isAccessibleBy(OTHER)) {
+            convertRange(src, from, dst, to, 0, count);
             return;
         }
-        int chunk = (int) Math.min(count, 1 << 16);
+        long chunks = (count + PARALLEL_CHUNK - 1) / PARALLEL_CHUNK;
+        java.util.stream.LongStream.range(0, chunks).parallel()
+                .forEach(c -> convertRange(src, from, dst, to, c * PARALLEL_CHUNK, Math.min(PARALLEL_CHUNK, count - c * PARALLEL_CHUNK)));
+    }
+
+    /** Elements {@code [first, first + n)} of {@link #convert}. */
+    private static void convertRange(MemorySegment src, DType from, MemorySegment dst, DType to, long first, long n) {
+        if (from == DType.BF16 && to == DType.F32) {
+            bf16ToF32Segment(src.asSlice(2 * first, 2 * n), dst.asSlice(4 * first, 4 * n), n);
+            return;
+        }
+        if (from == DType.BF16 && to == DType.F16) {
+            bf16ToF16Segment(src.asSlice(2 * first, 2 * n), dst.asSlice(2 * first, 2 * n), n);
+            return;
+        }
+        int chunk = (int) Math.min(n, 1 << 16);
         float[] buf = new float[chunk];
-        for (long i = 0; i < count; i += chunk) {
-            int n = (int) Math.min(chunk, count - i);
-            decode(src, i, from, buf, 0, n);
-            encode(buf, 0, n, to, dst, i * to.size());
+        for (long i = first; i < first + n; i += chunk) {
+            int k = (int) Math.min(chunk, first + n - i);
+            decode(src, i, from, buf, 0, k);
+            encode(buf, 0, k, to, dst, i * to.size());
+        }
+    }
+
+    /**
+     * fp16 bit pattern of a bf16 value, rounding to nearest even: exactly {@code Float.floatToFloat16} of the bf16
+     * value, without going through fp32. A bf16 value has 8 exponent and 7 fraction bits: normal fp16 values (bf16
+     * exponent 113..142) take the fraction shifted by 3 unchanged; larger finite values overflow to infinity; smaller
+     * ones become fp16 subnormals or zero, {@code (128 + fraction) * 2^(e - 110)} units of 2^-24 rounded half to even;
+     * NaNs stay NaNs with their fraction and the quiet bit set.
+     */
+    public static short bf16ToF16(short bits) {
+        int b = bits & 0xffff;
+        int sign = b & 0x8000;
+        int e = (b >>> 7) & 0xff;
+        int m = b & 0x7f;
+        if (e == 0xff) {
+            return (short) (sign | (m == 0 ? 0x7c00 : 0x7e00 | m << 3));
+        }
+        if (e >= 143) {
+            return (short) (sign | 0x7c00);
+        }
+        if (e >= 113) {
+            return (short) (sign | (e - 112) << 10 | m << 3);
+        }
+        int t = (128 + m) << 3;
+        int sh = Math.min(13, 113 - e);
+        return (short) (sign | (t + (1 << (sh - 1)) - 1 + ((t >>> sh) & 1)) >>> sh);
+    }
+
+    private static void bf16ToF16Segment(MemorySegment src, MemorySegment dst, long count) {
+        long i = 0;
+        int lanes = I.length();
+        long upper = count - (count % lanes);
+        IntVector one = IntVector.broadcast(I, 1);
+        for (; i < upper; i += lanes) { // bf16ToF16, lane-wise
+            IntVector b = (IntVector) ShortVector.fromMemorySegment(S, src, 2L * i, ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
+            IntVector e = b.lanewise(VectorOperators.LSHR, 7).and(0xff);
+            IntVector m = b.and(0x7f);
+            IntVector m3 = m.lanewise(VectorOperators.LSHL, 3);
+            IntVector normal = e.sub(112).lanewise(VectorOperators.LSHL, 10).or(m3);
+            IntVector t = m.add(128).lanewise(VectorOperators.LSHL, 3);
+            IntVector sh = e.neg().add(113).min(13);
+            IntVector half = one.lanewise(VectorOperators.LSHL, sh.sub(1)).sub(1);
+            IntVector sub = t.add(half).add(t.lanewise(VectorOperators.LSHR, sh).and(1)).lanewise(VectorOperators.LSHR, sh);
+            IntVector h = normal.blend(sub, e.compare(VectorOperators.LE, 112))
+                    .blend(0x7c00, e.compare(VectorOperators.GE, 143))
+                    .blend(m3.or(0x7e00), e.compare(VectorOperators.EQ, 0xff).and(m.compare(VectorOperators.NE, 0)));
+            ((ShortVector) h.or(b.and(0x8000)).convertShape(VectorOperators.I2S, S, 0)).intoMemorySegment(dst, 2L * i, ByteOrder.LITTLE_ENDIAN);
+        }
+        for (; i < count; i++) {
+            dst.set(SHORT, 2L * i, bf16ToF16(src.get(SHORT, 2L * i)));
         }
     }
 

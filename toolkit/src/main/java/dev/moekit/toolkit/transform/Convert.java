@@ -89,7 +89,7 @@ public final class Convert {
         if (src.dtype() == t.dtype()) {
             w.copy(t.name(), in.shard(t.name()), t.name());
         } else {
-            try (Arena a = Arena.ofConfined()) {
+            try (Arena a = Arena.ofShared()) {
                 w.writeConverted(t.name(), in.map(t.name(), a), src.dtype());
             }
         }

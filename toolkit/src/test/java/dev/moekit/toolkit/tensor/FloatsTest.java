@@ -100,6 +100,38 @@ class FloatsTest {
         assertEquals(Float.POSITIVE_INFINITY, k[2]);
     }
 
+    /**
+     * bf16 to fp16 without fp32 equals the scalar path {@code Float.floatToFloat16} of the bf16 value for every one of
+     * the 65536 bf16 patterns (zeros, bf16 subnormals, fp16 subnormals with ties to even, normals, overflow to
+     * infinity, infinities, quiet and signalling NaNs), through the scalar method and through {@link Floats#convert}
+     * (vector lanes, scalar tail, parallel chunks) at an unaligned offset.
+     */
+    @Test
+    void bf16ToFp16MatchesTheScalarPathOnEveryPattern() {
+        int n = 65536 * 33 + 5; // every pattern 33 times (more than one parallel chunk) and a tail off the vector length
+        MemorySegment src = MemorySegment.ofArray(new byte[2 * n + 2]).asSlice(1); // odd address: unaligned loads
+        for (int i = 0; i < n; i++) {
+            src.set(SHORT, 2L * i, (short) (i * 40503)); // 40503 is odd: each run of 65536 is a permutation
+        }
+        MemorySegment dst = MemorySegment.ofArray(new byte[2 * n + 2]).asSlice(1);
+        Floats.convert(src, DType.BF16, dst, DType.F16, n);
+        for (int i = 0; i < n; i++) {
+            short b = src.get(SHORT, 2L * i);
+            short want = Float.floatToFloat16(Floats.bf16ToFloat(b));
+            assertEquals(want, Floats.bf16ToF16(b), () -> "scalar, bf16 0x" + Integer.toHexString(b & 0xffff));
+            assertEquals(want, dst.get(SHORT, 2L * i), () -> "convert, bf16 0x" + Integer.toHexString(b & 0xffff));
+        }
+        // named cases, so a wrong reference cannot hide them: overflow, fp16's smallest subnormal and a tie below it
+        assertEquals((short) 0x7c00, Floats.bf16ToF16(Floats.floatToBf16(65536f)), "2^16 overflows to +inf");
+        assertEquals((short) 0x7bf8, Floats.bf16ToF16(Floats.floatToBf16(65280f)), "bf16's largest below 2^16 fits");
+        assertEquals((short) 0x0001, Floats.bf16ToF16(Floats.floatToBf16(0x1p-24f)), "smallest fp16 subnormal");
+        assertEquals((short) 0x0000, Floats.bf16ToF16(Floats.floatToBf16(0x1p-25f)), "half of it ties to even zero");
+        assertEquals((short) 0x0002, Floats.bf16ToF16(Floats.floatToBf16(0x1.8p-24f)), "1.5 units ties to even 2");
+        assertEquals((short) 0xfc00, Floats.bf16ToF16(Floats.floatToBf16(Float.NEGATIVE_INFINITY)));
+        assertEquals((short) 0x7e00, Floats.bf16ToF16((short) 0x7fc0), "quiet NaN");
+        assertEquals((short) 0x7e08, Floats.bf16ToF16((short) 0x7f81), "signalling NaN: quieted, fraction kept");
+    }
+
     /** The parallel decode into a given buffer equals the one-thread decode for every dtype, across chunk edges. */
     @Test
     void decodeIntoEqualsTheSequentialDecodeAcrossChunks() {
