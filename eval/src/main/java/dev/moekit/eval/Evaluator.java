@@ -47,7 +47,7 @@ public final class Evaluator {
     /** Evaluates the model folder {@code dir} on every data file of {@code options}. */
     public static EvalResult evaluate(Path dir, EvalOptions options, Progress progress) {
         try (Checkpoint c = Checkpoint.open(dir)) {
-            return evaluate(c, options, progress);
+            return evaluate(c, dir, options, progress);
         }
     }
 
@@ -56,8 +56,12 @@ public final class Evaluator {
      * whose weights are dequantized as they load. The tokenizer comes from its folder.
      */
     public static EvalResult evaluate(Checkpoint checkpoint, EvalOptions options, Progress progress) {
+        return evaluate(checkpoint, checkpoint.dir(), options, progress);
+    }
+
+    /** {@code dir}: the model's name in the result, as the caller gave it. */
+    private static EvalResult evaluate(Checkpoint checkpoint, Path dir, EvalOptions options, Progress progress) {
         long start = System.nanoTime();
-        Path dir = checkpoint.dir();
         try (CausalLm model = CausalLm.of(checkpoint, ModelSpec.of(checkpoint), options.runtime());
              CausalLm ref = options.reference() == null ? null : CausalLm.open(options.reference(), options.runtime());
              TextWindows text = TextWindows.open(dir)) {
