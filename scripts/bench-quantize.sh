@@ -8,8 +8,12 @@ BENCH_MODULE=quantize . "$here/scripts/bench-classpath.sh"
 dir=${BENCH_DIR:-/tmp/moekit-bench}
 mkdir -p "$dir"
 heap=${BENCH_HEAP:-12g}
-for f in ${BENCH_FORMATS:-FAKE_QUANT COMPRESSED_TENSORS GPTQ}; do
-  "$JAVA" $JFLAGS -Xmx$heap -cp "$BENCH_CP" dev.moekit.quantize.bench.RtnBench "$dir" "${BENCH_LAYERS:-1}" "$f"
+# BENCH_RUNS: RTN runs per JVM (the first with a cold JIT); GNU time, when installed, adds wall (JVM start included),
+# CPU seconds and peak RSS
+timed=(); command -v /usr/bin/time >/dev/null && timed=(/usr/bin/time -f "JVM included: %e s wall, %U s user, %S s sys, peak RSS %M KB")
+for f in ${BENCH_FORMATS:-fake-quant compressed-tensors gptq}; do
+  echo "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  "${timed[@]}" "$JAVA" $JFLAGS -Xmx$heap -cp "$BENCH_CP" dev.moekit.quantize.bench.RtnBench "$dir" "${BENCH_LAYERS:-1}" "$f" "${BENCH_RUNS:-1}"
   rm -rf "$dir/rtn-$f"
 done
 "$JAVA" $JFLAGS -Xmx$heap -cp "$BENCH_CP" dev.moekit.quantize.bench.GptqBench 14336 4096 ${BENCH_TOKENS:-2048}
