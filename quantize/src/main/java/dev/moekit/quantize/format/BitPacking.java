@@ -199,13 +199,7 @@ final class BitPacking {
         }
         byte[] v = new byte[outer * inner];
         if (!alongOuter && (!stream || 32 % bits == 0)) {
-            int pf = 32 / bits;
-            int mask = (1 << bits) - 1;
-            java.util.stream.IntStream.range(0, outer).parallel().forEach(r -> {
-                for (int k = 0; k < inner; k++) {
-                    v[r * inner + k] = (byte) ((packed[r * words + k / pf] >>> (bits * (k % pf))) & mask);
-                }
-            });
+            java.util.stream.IntStream.range(0, outer).parallel().forEach(r -> rowValues(packed, r * words, inner, bits, v, r * inner));
             return v;
         }
         for (int lane = 0; lane < lanes; lane++) {
@@ -215,6 +209,30 @@ final class BitPacking {
             }
         }
         return v;
+    }
+
+    /** Inverse of {@link #rowWords}: the {@code inner} values of one row's words at {@code packed[off...]}. */
+    private static void rowValues(int[] packed, int off, int inner, int bits, byte[] v, int base) {
+        int pf = 32 / bits;
+        int full = inner / pf;
+        int k = 0;
+        if (bits == 4) { // a word spread back to eight bytes: the folding steps of nibbleWords undone
+            for (; k < full; k++) {
+                long x = packed[off + k] & 0xffffffffL;
+                x = (x | (x << 16)) & 0x0000FFFF0000FFFFL;
+                x = (x | (x << 8)) & 0x00FF00FF00FF00FFL;
+                x = (x | (x << 4)) & 0x0F0F0F0F0F0F0F0FL;
+                LONGS.set(v, base + 8 * k, x);
+            }
+        } else if (bits == 8) {
+            for (; k < full; k++) {
+                INTS.set(v, base + 4 * k, packed[off + k]);
+            }
+        }
+        int mask = (1 << bits) - 1;
+        for (int j = k * pf; j < inner; j++) {
+            v[base + j] = (byte) ((packed[off + j / pf] >>> (bits * (j % pf))) & mask);
+        }
     }
 
     private static int index(int word, int lane, int lanes, int words, boolean alongOuter) {

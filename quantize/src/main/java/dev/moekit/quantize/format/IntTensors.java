@@ -37,14 +37,12 @@ final class IntTensors {
     /** An I32 tensor's values (I64 accepted and narrowed, for shape tensors). */
     static int[] read(Checkpoint c, String name) {
         TensorInfo t = c.info(name);
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = Arena.ofShared()) {
             MemorySegment s = c.map(name, a);
             int n = Math.toIntExact(t.numel());
             int[] v = new int[n];
             if (t.dtype() == DType.I32) {
-                for (int i = 0; i < n; i++) {
-                    v[i] = s.getAtIndex(I32, i);
-                }
+                MemorySegment.copy(s, I32, 0, v, 0, n);
             } else if (t.dtype() == DType.I64) {
                 for (int i = 0; i < n; i++) {
                     v[i] = Math.toIntExact(s.getAtIndex(I64, i));

@@ -88,6 +88,7 @@ class BitPackingTest {
                     }
                 }
                 assertArrayEquals(want, BitPacking.pack(v, outer, inner, bits, false, false), bits + " bits, inner " + inner);
+                assertArrayEquals(v, BitPacking.unpack(want, outer, inner, bits, false, false), "unpacked, " + bits + " bits, inner " + inner);
                 for (boolean transpose : new boolean[] {false, true}) {
                     try (Arena a = Arena.ofShared()) {
                         MemorySegment dst = a.allocate(4L * want.length);
