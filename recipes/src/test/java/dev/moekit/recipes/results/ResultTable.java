@@ -27,10 +27,17 @@ final class ResultTable {
         write();
     }
 
+    private java.util.function.Function<String, String> footer = m -> "";
+
+    /** Text written after each model's table on every write (e.g. a summary computed from its rows so far). */
+    void footer(java.util.function.Function<String, String> f) {
+        footer = f;
+    }
+
     void write() {
         StringBuilder md = new StringBuilder(header);
         for (String m : models) {
-            md.append("## ").append(m).append("\n\n").append(markdown(m)).append('\n');
+            md.append("## ").append(m).append("\n\n").append(markdown(m)).append('\n').append(footer.apply(m));
         }
         try {
             java.nio.file.Files.createDirectories(file.toAbsolutePath().getParent());
