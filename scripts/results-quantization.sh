@@ -12,8 +12,9 @@ calw=${2:-4}
 shift $(( $# < 2 ? $# : 2 ))
 models=("$@")
 [ ${#models[@]} -gt 0 ] || models=(mixtral-tiny qwen2moe-tiny mixtral-upcycled-tiny)
-parts=$(mktemp -d)
-trap 'rm -rf "$parts"' EXIT
+parts=${PARTS:-$(mktemp -d)} # kept: a model that fails leaves its log and the rows it measured there
+mkdir -p "$parts"
+echo "parts and logs in $parts" >&2
 run_model() {
   "$JAVA" $JFLAGS -Xmx6g -Dmoekit.rows="${ROWS:-.*}" -Dai.djl.pytorch.graph_optimizer=false \
     -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$BENCH_CP" dev.moekit.recipes.results.QuantResults \
@@ -23,13 +24,14 @@ running=0
 for m in "${models[@]}"; do
   run_model "$m" &
   running=$((running + 1))
-  if [ "$running" -ge "${JOBS:-1}" ]; then wait -n; running=$((running - 1)); fi
+  if [ "$running" -ge "${JOBS:-1}" ]; then wait -n || echo "a model run failed (see its log)" >&2; running=$((running - 1)); fi
 done
-wait
+wait || echo "a model run failed (see its log)" >&2
 cat "$parts"/*.log >&2
 out="$here/docs/results/quantization.md"
 first=1
 for m in "${models[@]}"; do
+  [ -f "$parts/$m.md" ] || { echo "no results for $m" >&2; continue; }
   if [ $first = 1 ]; then cat "$parts/$m.md"; first=0; else sed -n '/^## /,$p' "$parts/$m.md"; fi
   cp "$parts"/quantization-frontier-"$m".png "$here/docs/results/" 2>/dev/null || true
 done > "$out.tmp"

@@ -119,8 +119,8 @@ public final class QuantResults {
             BoundQuantizer.of("gptq", new GptqQuantizer.Parameters(null, null, null, null, null, true)));
 
     /** The frontier's schemes per quantizer: bits, group size, symmetric. */
-    private static final int[][] FRONTIER_RTN = {{2, 32, 0}, {3, 128, 1}, {3, 64, 0}, {3, 32, 0}, {4, 128, 1}, {4, 64, 0}, {4, 32, 0}, {5, 64, 0}, {6, 128, 1}};
-    private static final int[][] FRONTIER_GPTQ = {{3, 128, 1}, {3, 64, 0}, {3, 32, 0}, {4, 128, 1}, {4, 64, 0}, {4, 32, 0}, {5, 128, 0}};
+    private static final int[][] FRONTIER_RTN = {{2, 32, 0}, {3, 128, 1}, {3, 64, 0}, {4, 128, 1}, {4, 32, 0}, {5, 64, 0}};
+    private static final int[][] FRONTIER_GPTQ = {{2, 64, 0}, {3, 128, 1}, {3, 64, 0}, {3, 32, 0}, {4, 128, 1}, {4, 64, 0}, {5, 128, 0}};
 
     private static String schemeLabel(QuantScheme s) {
         return "int" + s.bits() + " g" + s.groupSize() + (s.symmetric() ? "" : " asym");
@@ -145,26 +145,11 @@ public final class QuantResults {
         String used = "most-used " + experts / 2 + " experts/layer high (";
         ExpertUsage usage = selected(used + "4/2)") || selected(used + "3/2)") ? usage(orig, cal) : null;
         QuantOptions base = QuantOptions.defaults("compressed-tensors");
-        for (int bits : new int[] {8, 6, 5, 4, 3, 2}) {
+        // first what the allocator's acceptance compares, then the frontier (rows are written as they finish)
+        for (int bits : new int[] {4, 3, 2}) {
             QuantOptions o = base.withScheme(new QuantScheme(bits, 128, true));
             run(table, name, "RTN int" + bits, orig, work.resolve("rtn" + bits), o, null, ev, null);
-            if (bits != 5 && bits != 6) {
-                run(table, name, "GPTQ int" + bits, orig, work.resolve("gptq" + bits), o.withMethod("gptq"), null, ev, cal);
-            }
-        }
-        // the frontier: searched grids, importance, asymmetric and small groups, 2 to 6 bits
-        for (Quant q : List.of(RTN_IMATRIX, GPTQ_SEARCH)) {
-            for (int[] f : q == RTN_IMATRIX ? FRONTIER_RTN : FRONTIER_GPTQ) {
-                QuantScheme s = new QuantScheme(f[0], f[1], f[2] == 1);
-                run(table, name, q.label() + " " + schemeLabel(s), orig, work.resolve("front"), base.withMethod(q.method()).withScheme(s), null, ev, cal);
-            }
-        }
-        // llama.cpp-style per-role mixtures (Q3_K_M, Q4_K_M: V and FFN down raised in about half the layers)
-        for (int[] mix : new int[][] {{3, 5}, {4, 6}}) {
-            QuantScheme s = new QuantScheme(mix[0], 64, false);
-            run(table, name, "mixture: GPTQ+search " + schemeLabel(s) + ", V and down " + mix[1] + "-bit in half the layers, per-role widths", orig,
-                    work.resolve("mix"), base.withMethod(GPTQ_SEARCH.method()).withScheme(s).withUniformExpertBits(false)
-                            .withAllocation(BoundAllocator.of("mixture", new MixtureAllocator.Parameters(mix[1], null, null))), null, ev, cal);
+            run(table, name, "GPTQ int" + bits, orig, work.resolve("gptq" + bits), o.withMethod("gptq"), null, ev, cal);
         }
         int[][] hl = {{4, 2}, {3, 2}};
         for (int[] h : hl) {
@@ -201,6 +186,23 @@ public final class QuantResults {
                     }
                 }
             }
+        }
+        // the frontier: searched grids, importance, asymmetric and small groups, 2 to 6 bits
+        for (Quant q : List.of(RTN_IMATRIX, GPTQ_SEARCH)) {
+            for (int[] f : q == RTN_IMATRIX ? FRONTIER_RTN : FRONTIER_GPTQ) {
+                QuantScheme s = new QuantScheme(f[0], f[1], f[2] == 1);
+                run(table, name, q.label() + " " + schemeLabel(s), orig, work.resolve("front"), base.withMethod(q.method()).withScheme(s), null, ev, cal);
+            }
+        }
+        // llama.cpp-style per-role mixtures (Q3_K_M, Q4_K_M: V and FFN down raised in about half the layers)
+        for (int[] mix : new int[][] {{3, 5}, {4, 6}}) {
+            QuantScheme s = new QuantScheme(mix[0], 64, false);
+            run(table, name, "mixture: GPTQ+search " + schemeLabel(s) + ", V and down " + mix[1] + "-bit in half the layers, per-role widths", orig,
+                    work.resolve("mix"), base.withMethod(GPTQ_SEARCH.method()).withScheme(s).withUniformExpertBits(false)
+                            .withAllocation(BoundAllocator.of("mixture", new MixtureAllocator.Parameters(mix[1], null, null))), null, ev, cal);
+        }
+        for (int bits : new int[] {8, 6, 5}) {
+            run(table, name, "RTN int" + bits, orig, work.resolve("rtn" + bits), base.withScheme(new QuantScheme(bits, 128, true)), null, ev, null);
         }
     }
 
