@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Re-runs the quantization comparison and rewrites docs/results/quantization.md (and its frontier plots).
 #   scripts/results-quantization.sh [evalWindows=4] [calibrationWindows=4] [models...]
-# Environment: JOBS=N runs N models at once (one JVM each, default 1); ROWS=<regex> runs only the matching settings.
+# Environment: JOBS=N runs N models at once (one JVM each, default 1); ROWS=<regex> runs only the matching settings;
+# PRIOR=<file.md> keeps the rows an earlier (stopped) run wrote there and runs only the others.
 # Each model writes its own part; the parts are joined in the order the models were given.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,7 +17,7 @@ parts=${PARTS:-$(mktemp -d)} # kept: a model that fails leaves its log and the r
 mkdir -p "$parts"
 echo "parts and logs in $parts" >&2
 run_model() {
-  "$JAVA" $JFLAGS -Xmx6g -Dmoekit.rows="${ROWS:-.*}" -Dai.djl.pytorch.graph_optimizer=false \
+  "$JAVA" $JFLAGS -Xmx6g -Dmoekit.rows="${ROWS:-.*}" -Dmoekit.prior="${PRIOR:-}" -Dai.djl.pytorch.graph_optimizer=false \
     -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$BENCH_CP" dev.moekit.recipes.results.QuantResults \
     "$here/../shared" "$parts/$1.md" "$evalw" "$calw" "$1" > "$parts/$1.log" 2>&1
 }

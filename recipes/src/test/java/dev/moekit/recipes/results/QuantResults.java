@@ -33,6 +33,7 @@ import dev.moekit.toolkit.io.FileTrees;
 import dev.moekit.toolkit.io.CheckpointWriter;
 import dev.moekit.toolkit.io.DType;
 import dev.moekit.toolkit.model.ModelSpec;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.HashMap;
@@ -63,8 +64,50 @@ public final class QuantResults {
     }
     private static final Pattern ROWS = Pattern.compile(System.getProperty("moekit.rows", ".*"));
 
+    private static final java.util.Set<String> PRIOR = new java.util.HashSet<>();
+
+    /** {@code -Dmoekit.assemble=true}: run nothing, only join the {@code moekit.prior} rows into the page. */
+    private static final boolean ASSEMBLE = Boolean.getBoolean("moekit.assemble");
+
     private static boolean selected(String setting) {
-        return ROWS.matcher(setting).matches();
+        return !ASSEMBLE && ROWS.matcher(setting).matches() && !PRIOR.contains(setting);
+    }
+
+    /**
+     * Rows of {@code model} an earlier run measured ({@code -Dmoekit.prior=FILE}, that run's Markdown): kept verbatim,
+     * counted in the frontier, and not run again.
+     */
+    private static void prior(String model, ResultTable table) throws java.io.IOException {
+        String file = System.getProperty("moekit.prior");
+        if (file == null || file.isBlank() || !Files.isRegularFile(Path.of(file))) {
+            return;
+        }
+        boolean in = false;
+        Pattern bits = Pattern.compile("([0-9]+\\.[0-9]+) bits");
+        for (String line : Files.readAllLines(Path.of(file))) {
+            if (line.startsWith("## ")) {
+                in = line.substring(3).trim().equals(model);
+                continue;
+            }
+            if (line.startsWith("### ")) { // the model's frontier section: not rows
+                in = false;
+                continue;
+            }
+            if (!in || !line.startsWith("| ") || line.startsWith("| setting") || line.startsWith("|---")) {
+                continue;
+            }
+            String[] cells = line.split("\\|");
+            String setting = cells[1].trim();
+            if (!ASSEMBLE && !ROWS.matcher(setting).matches() || !PRIOR.add(setting)) { // a row kept twice is kept once
+                continue;
+            }
+            table.addRaw(model, setting, line);
+            java.util.regex.Matcher m = bits.matcher(cells[cells.length - 1]);
+            String kl = cells[cells.length - 4].trim();
+            if (m.find() && !kl.equals("-")) {
+                FRONTIER.add(new Frontier.Point(model, setting, Double.parseDouble(m.group(1)), Double.parseDouble(kl)));
+            }
+        }
     }
 
     public static void main(String[] args) throws Exception {
@@ -119,8 +162,8 @@ public final class QuantResults {
             BoundQuantizer.of("gptq", new GptqQuantizer.Parameters(null, null, null, null, null, true)));
 
     /** The frontier's schemes per quantizer: bits, group size, symmetric. */
-    private static final int[][] FRONTIER_RTN = {{2, 32, 0}, {3, 128, 1}, {3, 64, 0}, {4, 128, 1}, {4, 32, 0}, {5, 64, 0}};
-    private static final int[][] FRONTIER_GPTQ = {{2, 64, 0}, {3, 128, 1}, {3, 64, 0}, {3, 32, 0}, {4, 128, 1}, {4, 64, 0}, {5, 128, 0}};
+    private static final int[][] FRONTIER_RTN = {{3, 64, 0}, {4, 128, 1}, {4, 32, 0}};
+    private static final int[][] FRONTIER_GPTQ = {{3, 128, 1}, {3, 64, 0}, {3, 32, 0}, {4, 128, 1}, {4, 64, 0}, {4, 32, 0}};
 
     private static String schemeLabel(QuantScheme s) {
         return "int" + s.bits() + " g" + s.groupSize() + (s.symmetric() ? "" : " asym");
@@ -129,6 +172,7 @@ public final class QuantResults {
     private static void runModel(ModelSetup setup, ResultTable table) throws Exception {
         String name = setup.name();
         Path work = setup.work();
+        prior(name, table);
         if (selected("bf16 original")) {
             setup.baseline(table, "bf16 original");
         }
@@ -172,7 +216,7 @@ public final class QuantResults {
             for (double avg : new double[] {3.0, 2.5}) {
                 QuantOptions o = base.withUniformExpertBits(!perExpert)
                         .withAllocation(BoundAllocator.of("budget", new BudgetAllocator.Parameters(avg, List.of(2, 3, 4, 8))));
-                for (Quant q : perExpert ? List.of(RTN) : List.of(RTN, GPTQ, GPTQ_SEARCH)) {
+                for (Quant q : perExpert ? List.of(RTN) : List.of(RTN, GPTQ_SEARCH)) {
                     String row = "solver " + q.label() + ", " + avg + tail;
                     if (!selected(row)) {
                         continue;
