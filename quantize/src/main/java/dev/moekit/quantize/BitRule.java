@@ -7,15 +7,13 @@ import dev.moekit.toolkit.select.Selector;
  * matched modules unquantized. The first matching rule wins.
  *
  * @param selector which modules
- * @param bits     2, 3, 4, 8, or {@link #KEEP}
+ * @param bits     2 to 8, or {@link #KEEP}
  */
 public record BitRule(Selector selector, int bits) {
     /** Bits value meaning: do not quantize. */
-    public static final int KEEP = 16;
+    public static final int KEEP = QuantScheme.KEEP;
 
     public BitRule {
-        if (bits != 2 && bits != 3 && bits != 4 && bits != 8 && bits != KEEP) {
-            throw new IllegalArgumentException("bit rule " + selector + ": bits must be 2, 3, 4, 8 or 16 (keep), got " + bits);
-        }
+        QuantScheme.checkWidth("bit rule " + selector, bits, true);
     }
 }

@@ -21,6 +21,66 @@ public final class Grid {
         return fromRange(mm[0], mm[1], s, scaleType);
     }
 
+    /** Shrink factors of the clipping search: 1, 0.98, ..., 0.5. */
+    static final int SHRINK_STEPS = 26;
+    private static final float SHRINK_STEP = 0.02f;
+
+    /**
+     * The grid of {@code x[from, from+len)} that minimises the weighted squared rounding error
+     * {@code sum_j w_j (x_j - Q(x_j))^2}, {@code w_j = importance[wFrom + j]} (1 when {@code importance} is null).
+     * Candidates are the min-max grid of the range shrunk by {@code 1, 0.98, ..., 0.5} (the clipping search of
+     * GPTQ's {@code Quantizer(mse=True)}, here with squared error and 26 steps); for each, the codes are found, the scale
+     * is refitted by weighted least squares for those codes with the zero point fixed
+     * ({@code scale = sum w x (q - z) / sum w (q - z)^2}, as llama.cpp's {@code make_qx_quants} refits), rounded to
+     * {@code scaleType}, and the codes found again. The plain min-max grid is a candidate, so the result's error is
+     * never above it. The codes then follow from the returned grid as for any grid ({@link #code}).
+     */
+    public static Params search(float[] x, int from, int len, QuantScheme s, DType scaleType, float[] importance, int wFrom) {
+        float[] mm = Kernels.range(x, from, len);
+        int maxq = s.maxq();
+        Params best = fromRange(mm[0], mm[1], s, scaleType);
+        double bestErr = error(x, from, len, best.scale(), best.zero(), maxq, importance, wFrom);
+        for (int i = 0; i < SHRINK_STEPS; i++) {
+            float p = 1f - i * SHRINK_STEP;
+            Params c = fromRange(p * mm[0], p * mm[1], s, scaleType);
+            float refit = refit(x, from, len, c, maxq, importance, wFrom);
+            if (refit > 0f && Float.isFinite(refit)) {
+                c = new Params(storable(refit, scaleType), c.zero());
+            }
+            double e = error(x, from, len, c.scale(), c.zero(), maxq, importance, wFrom);
+            if (e < bestErr) {
+                bestErr = e;
+                best = c;
+            }
+        }
+        return best;
+    }
+
+    /** Weighted least-squares scale for the codes grid {@code c} gives, zero point fixed; 0 when undetermined. */
+    private static float refit(float[] x, int from, int len, Params c, int maxq, float[] w, int wFrom) {
+        double num = 0;
+        double den = 0;
+        for (int k = 0; k < len; k++) {
+            float v = x[from + k];
+            int q = code(v, c.scale(), c.zero(), maxq) - c.zero();
+            double wk = w == null ? 1.0 : w[wFrom + k];
+            num += wk * v * q;
+            den += wk * (double) q * q;
+        }
+        return den > 0 ? (float) (num / den) : 0f;
+    }
+
+    /** {@code sum_j w_j (x_j - scale (code_j - zero))^2} over the range. */
+    static double error(float[] x, int from, int len, float scale, int zero, int maxq, float[] w, int wFrom) {
+        double e = 0;
+        for (int k = 0; k < len; k++) {
+            float v = x[from + k];
+            float d = v - QuantizedMatrix.dequant(scale, code(v, scale, zero, maxq), zero);
+            e += (w == null ? 1.0 : w[wFrom + k]) * d * d;
+        }
+        return e;
+    }
+
     /** Grid parameters for the range {@code [xmin, xmax]} (already including 0). */
     static Params fromRange(float xmin, float xmax, QuantScheme s, DType scaleType) {
         int maxq = s.maxq();

@@ -45,6 +45,16 @@ public final class Hessian implements AutoCloseable {
         return gram.toArray(rows == 0 ? 0f : (float) (2.0 / rows));
     }
 
+    /** The diagonal of {@link #matrix()}, {@code 2 E[x_j^2]} [columns]. */
+    public float[] diagonal() {
+        float[] h = matrix();
+        float[] d = new float[columns];
+        for (int j = 0; j < columns; j++) {
+            d[j] = h[j * columns + j];
+        }
+        return d;
+    }
+
     @Override
     public void close() {
         gram.close();

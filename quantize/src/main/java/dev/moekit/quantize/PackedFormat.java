@@ -63,6 +63,13 @@ public interface PackedFormat extends Method<NoParams> {
         return false;
     }
 
+    /**
+     * Refuses a bit width this format cannot store (the default stores any width {@link QuantScheme} has); checked when
+     * {@link QuantOptions} are made, so a recipe fails before anything runs.
+     */
+    default void checkWidth(int bits) {
+    }
+
     /** The dtype scales are stored in for weights of {@code weightType}. */
     DType scaleType(DType weightType);
 
@@ -75,7 +82,7 @@ public interface PackedFormat extends Method<NoParams> {
     /** Writes {@code q} as planned ({@code weightType}: the dtype of the module's input tensor). */
     void write(CheckpointWriter w, LinearModule m, QuantizedMatrix q, DType weightType);
 
-    /** Stored bits of {@code m} at scheme {@code s}: codes, scales, zero points, g_idx (word padding ignored). */
+    /** Stored bits of {@code m} at scheme {@code s}: codes, scales, zero points, g_idx, word padding included. */
     long storedBits(LinearModule m, QuantScheme s, boolean gIdx, DType weightType);
 
     /**

@@ -10,17 +10,33 @@ package dev.moekit.quantize;
  * {@code scale = (xmax - xmin) / (2^bits - 1)}, {@code zero = 2^(bits-1)} (symmetric) or {@code round(-xmin/scale)};
  * codes {@code q = clamp(round(x/scale) + zero, 0, 2^bits - 1)} and values {@code scale * (q - zero)}.
  *
- * @param bits       2, 3, 4 or 8
+ * @param bits       2 to 8 ({@link #WIDTHS}); which a packed format can store is the format's to say
+ *                   ({@code PackedFormat#check}): GPTQ's layout holds 2, 3, 4 and 8 only
  * @param groupSize  0 (per channel) or a positive group width, e.g. 32, 64, 128
  * @param symmetric  symmetric grid (zero point fixed at the middle code)
  */
 public record QuantScheme(int bits, int groupSize, boolean symmetric) {
     public QuantScheme {
-        if (bits != 2 && bits != 3 && bits != 4 && bits != 8) {
-            throw new IllegalArgumentException("quantization bits must be 2, 3, 4 or 8, got " + bits);
-        }
+        checkWidth("quantization bits", bits, false);
         if (groupSize < 0) {
             throw new IllegalArgumentException("group size must be 0 (per channel) or positive, got " + groupSize);
+        }
+    }
+
+    /** The widths a scheme may have, as users read them. */
+    public static final String WIDTHS = "2, 3, 4, 5, 6, 7 or 8";
+
+    /** {@code 16}: a module kept unquantized (bit rules, allocators' high width). */
+    public static final int KEEP = 16;
+
+    /**
+     * Refuses {@code bits} that no scheme has (or, with {@code keep}, {@link #KEEP}), naming {@code key}: the one check
+     * recipe keys, CLI options, bit rules and allocators share.
+     */
+    public static void checkWidth(String key, int bits, boolean keep) {
+        if ((bits < 2 || bits > 8) && !(keep && bits == KEEP)) {
+            throw new IllegalArgumentException(key + ": " + bits + " is not a supported width (allowed: " + WIDTHS
+                    + (keep ? ", or 16 to keep the modules unquantized)" : ")"));
         }
     }
 

@@ -65,18 +65,18 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
     private static final String CHECKPOINT = "checkpoint";
 
     /** The stage keys handed to the weight quantizer's own parameters, when it has them. */
-    static final List<String> METHOD_KEYS = List.of("damp_percent", "act_order", "min_tokens", "all_experts");
+    static final List<String> METHOD_KEYS = List.of("damp_percent", "act_order", "min_tokens", "all_experts", "clip_search", "importance");
 
     /**
      * One fixed-bits rule.
      *
      * @param targets selector entries (exact names, {@code re:}, {@code kind:}, {@code role:})
      * @param ignore  selector entries excluded from the rule
-     * @param bits    2, 3, 4, 8 or 16 (keep)
+     * @param bits    2 to 8 or 16 (keep)
      */
     public record Rule(@Doc("selector entries the rule applies to (exact names, re:, kind:, role:)") List<String> targets,
                        @Doc("selector entries excluded from the rule") List<String> ignore,
-                       @Doc("2, 3, 4, 8, or 16 to keep the modules unquantized") int bits) {
+                       @Doc("2 to 8, or 16 to keep the modules unquantized") int bits) {
         public Rule {
             targets = targets == null ? List.of() : List.copyOf(targets);
             ignore = ignore == null ? List.of() : List.copyOf(ignore);
@@ -100,17 +100,21 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
      * @param proxy             the solver's error proxy (with {@code averageBits}): {@code auto}/{@code output}
      *                          (measured on calibration), {@code imatrix}, {@code hessian}, {@code gptq}, {@code weight}
      * @param quantmoe          QuantMoE-Bench heuristic instead of the solver: "high/low", e.g. "4/2"
+     * @param mixture           llama.cpp-style per-role mixture ({@code MixtureAllocator}): the bits of attention V and
+     *                          the FFN down projections in about half the layers, e.g. 6 with {@code bits: 4}
      * @param uniformExpertBits one scheme for all experts of a layer
      * @param dampPercent       GPTQ damping (methods that take it; null otherwise)
      * @param actOrder          GPTQ activation order (methods that take it; null otherwise)
      * @param minTokens         GPTQ falls back to RTN below this many calibration tokens (methods that take it)
      * @param allExperts        GPTQ on MoE models: every expert's Hessian from every token (default true)
+     * @param clipSearch        grids searched for the least (weighted) rounding error instead of min-max (rtn, gptq)
+     * @param importance        RTN's search weighted by calibration E[x^2] per input column (rtn; calibrates)
      * @param maxShardBytes     output shard size
      */
     public record Parameters(
             @Doc("weight quantizer: rtn (data-free) or gptq (calibrates layer by layer)") String method,
             @Doc("output format: compressed-tensors (vLLM), gptq (GPTQModel) or fake-quant (dequantized)") String format,
-            @Doc("default bit width: 2, 3, 4 or 8") Integer bits,
+            @Doc("default bit width: 2 to 8 (the gptq format holds 2, 3, 4, 8)") Integer bits,
             @Doc("group size along the input dimension, 0 for one group per output channel") Integer groupSize,
             @Doc("symmetric grid (false: asymmetric, with zero points)") Boolean symmetric,
             @Doc("modules considered, as selector entries (exact names, re:, kind:, role:)") List<String> targets,
@@ -120,11 +124,14 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
             @Doc("bit widths the budget solver may use (with average_bits)") List<Integer> candidateBits,
             @Doc("budget solver's error proxy (with average_bits): auto/output (measured layer-output change, needs calibration), imatrix, hessian, gptq, or weight (no calibration)") String proxy,
             @Doc("QuantMoE-Bench heuristic instead of the solver: \"high/low\" bits, attention and shared experts high, e.g. \"4/2\"") String quantmoe,
+            @Doc("llama.cpp-style per-role mixture: these bits for attention V and FFN down projections in about half the layers (use_more_bits), the default bits elsewhere, e.g. 6") Integer mixture,
             @Doc("one scheme for all routed experts of a layer, as fused MoE kernels need (default: on for packed formats)") Boolean uniformExpertBits,
             @Doc("GPTQ damping, fraction of the mean Hessian diagonal (method gptq)") Double dampPercent,
             @Doc("GPTQ activation order, desc_act (method gptq)") Boolean actOrder,
             @Doc("modules with fewer calibration tokens fall back to RTN (method gptq)") Long minTokens,
             @Doc("MoE: calibrate every routed expert on every token, as llm-compressor does (method gptq; default true)") Boolean allExperts,
+            @Doc("search each group's clipping range for the least rounding error, weighted by the Hessian diagonal for gptq (rtn, gptq; default false)") Boolean clipSearch,
+            @Doc("rtn: weight that search by calibration activations' E[x^2] per input column, llama.cpp's imatrix (calibrates; default false)") Boolean importance,
             @Doc("largest output shard in bytes") Long maxShardBytes,
             @Doc("decoder layers per work unit (batch jobs; the output is the same for any value)") Integer layersPerUnit,
             @Doc("gptq calibration inputs: sequential (each layer sees the quantized earlier layers' outputs; units run in layer order) "
@@ -155,8 +162,8 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
             for (int i = 0; i < rules.size(); i++) {
                 checkBits("rules[" + i + "].bits", rules.get(i).bits(), true);
             }
-            if (averageBits != null && quantmoe != null) {
-                throw new IllegalArgumentException("give average_bits (budget solver) or quantmoe (heuristic), not both");
+            if ((averageBits != null ? 1 : 0) + (quantmoe != null ? 1 : 0) + (mixture != null ? 1 : 0) > 1) {
+                throw new IllegalArgumentException("give one of average_bits (budget solver), quantmoe (heuristic) or mixture (per-role), not several");
             }
             if (candidateBits != null && averageBits == null) {
                 throw new IllegalArgumentException("candidate_bits are the budget solver's widths: give average_bits too");
@@ -169,13 +176,15 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
             if (maxShardBytes <= 0) {
                 throw new IllegalArgumentException("max_shard_bytes must be positive, got " + maxShardBytes);
             }
-            BoundQuantizer<?> bq = bindQuantizer(q, dampPercent, actOrder, minTokens, allExperts);
+            BoundQuantizer<?> bq = bindQuantizer(q, dampPercent, actOrder, minTokens, allExperts, clipSearch, importance);
             ObjectNode mp = bq.paramsJson();
             dampPercent = mp.hasNonNull("damp_percent") ? mp.get("damp_percent").doubleValue() : null;
             actOrder = mp.hasNonNull("act_order") ? mp.get("act_order").booleanValue() : null;
             minTokens = mp.hasNonNull("min_tokens") ? mp.get("min_tokens").longValue() : null;
             allExperts = mp.hasNonNull("all_experts") ? mp.get("all_experts").booleanValue() : null;
-            BoundAllocator<?> ba = bindAllocation(averageBits, candidateBits, proxy, quantmoe);
+            clipSearch = mp.hasNonNull("clip_search") ? mp.get("clip_search").booleanValue() : null;
+            importance = mp.hasNonNull("importance") ? mp.get("importance").booleanValue() : null;
+            BoundAllocator<?> ba = bindAllocation(averageBits, candidateBits, proxy, quantmoe, mixture);
             if (averageBits != null) { // the solver's widths and proxy, defaults resolved
                 List<Integer> widths = new ArrayList<>();
                 ba.paramsJson().path("candidate_bits").forEach(n -> widths.add(n.intValue()));
@@ -184,6 +193,15 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
             }
             quantmoe = quantmoe == null ? null : quantmoe.trim();
             bq.check(new QuantScheme(bits, groupSize, symmetric));
+            checkFormatWidth("bits", f, bits);
+            for (int i = 0; i < rules.size(); i++) {
+                if (rules.get(i).bits() != BitRule.KEEP) {
+                    checkFormatWidth("rules[" + i + "].bits", f, rules.get(i).bits());
+                }
+            }
+            for (int b : ba.widths(new QuantScheme(bits, groupSize, symmetric))) {
+                checkFormatWidth(averageBits != null ? "candidate_bits" : quantmoe != null ? "quantmoe" : mixture != null ? "mixture" : "bits", f, b);
+            }
         }
 
         /** The run's options. */
@@ -196,12 +214,12 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
 
         /** The weight quantizer with its parameters. */
         public BoundQuantizer<?> quantizer() {
-            return bindQuantizer(WeightQuantizer.named(method), dampPercent, actOrder, minTokens, allExperts);
+            return bindQuantizer(WeightQuantizer.named(method), dampPercent, actOrder, minTokens, allExperts, clipSearch, importance);
         }
 
         /** The bit allocator with its parameters. */
         public BoundAllocator<?> allocation() {
-            return bindAllocation(averageBits, candidateBits, proxy, quantmoe);
+            return bindAllocation(averageBits, candidateBits, proxy, quantmoe, mixture);
         }
     }
 
@@ -249,15 +267,22 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
         }
     }
 
-    private static void checkBits(String key, int bits, boolean keep) {
-        if (bits != 2 && bits != 3 && bits != 4 && bits != 8 && !(keep && bits == BitRule.KEEP)) {
-            throw new IllegalArgumentException(key + ": " + bits + " is not a supported width (allowed: 2, 3, 4, 8" + (keep ? ", or 16 to keep the modules unquantized)" : ")"));
+    private static void checkFormatWidth(String key, PackedFormat f, int bits) {
+        try {
+            f.checkWidth(bits);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(key + ": " + e.getMessage(), e);
         }
     }
 
+    private static void checkBits(String key, int bits, boolean keep) {
+        QuantScheme.checkWidth(key, bits, keep);
+    }
+
     /** {@code q} with the stage's method keys that are given; a key {@code q} does not take fails naming those that do. */
-    private static BoundQuantizer<?> bindQuantizer(WeightQuantizer<?> q, Double dampPercent, Boolean actOrder, Long minTokens, Boolean allExperts) {
-        Object[] values = {dampPercent, actOrder, minTokens, allExperts};
+    private static BoundQuantizer<?> bindQuantizer(WeightQuantizer<?> q, Double dampPercent, Boolean actOrder, Long minTokens, Boolean allExperts,
+                                                   Boolean clipSearch, Boolean importance) {
+        Object[] values = {dampPercent, actOrder, minTokens, allExperts, clipSearch, importance};
         ObjectNode p = Json.PRETTY.createObjectNode();
         List<String> own = ParamInfo.of(q.parameters()).stream().map(ParamInfo::key).toList();
         for (int i = 0; i < METHOD_KEYS.size(); i++) {
@@ -275,8 +300,14 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
         return BoundQuantizer.of(q.name(), p);
     }
 
-    /** The budget solver with {@code average_bits}, the QuantMoE heuristic with {@code quantmoe}, else uniform bits. */
-    private static BoundAllocator<?> bindAllocation(Double averageBits, List<Integer> candidateBits, String proxy, String quantmoe) {
+    /**
+     * The budget solver with {@code average_bits}, the QuantMoE heuristic with {@code quantmoe}, the per-role mixture
+     * with {@code mixture}, else uniform bits.
+     */
+    private static BoundAllocator<?> bindAllocation(Double averageBits, List<Integer> candidateBits, String proxy, String quantmoe, Integer mixture) {
+        if (mixture != null) {
+            return BoundAllocator.of("mixture", Json.PRETTY.createObjectNode().put("high", mixture));
+        }
         if (averageBits != null) {
             ObjectNode p = Json.PRETTY.createObjectNode().put("average_bits", averageBits);
             if (proxy != null) {

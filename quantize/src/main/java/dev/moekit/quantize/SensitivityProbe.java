@@ -42,8 +42,9 @@ import java.util.Set;
  *       The dW is the method's: RTN, or GPTQ on the module's Hessian when the method calibrates (with
  *       {@code allExperts} on, routed experts' Hessians see every token, as GPTQ will). Costs one layer run per unit
  *       and width;</li>
- *   <li>{@code imatrix}: {@code sum_j E[x_j^2] sum_i dW_ij^2} with dW from RTN;</li>
- *   <li>{@code hessian}: {@code tr(dW E[x x^T] dW^T) = E||dW x||^2}, dW from RTN;</li>
+ *   <li>{@code imatrix}: {@code sum_j E[x_j^2] sum_i dW_ij^2} with dW from RTN (the method's own when it is
+ *       data-free, e.g. RTN with clipping search);</li>
+ *   <li>{@code hessian}: {@code tr(dW E[x x^T] dW^T) = E||dW x||^2}, dW as for {@code imatrix};</li>
  *   <li>{@code gptq}: the same trace with dW from the options' calibrated method (GPTQ on this Hessian), i.e. the
  *       objective GPTQ minimises, at its own result.</li>
  * </ul>
@@ -396,7 +397,7 @@ public final class SensitivityProbe {
             float[] h = proxy == Proxy.IMATRIX ? null : s.hessian.matrix(); // 2/N X^T X
             for (int c = 0; c < widths.size(); c++) {
                 QuantScheme scheme = opts.scheme().withBits(widths.get(c));
-                float[] q = proxy == Proxy.GPTQ
+                float[] q = proxy == Proxy.GPTQ || !opts.method().needsCalibration()
                         ? opts.method().quantize(new WeightQuantizer.Input(m, w, scheme, s.hessian, DType.F32, la)).quantized().dequantize()
                         : Rtn.quantize(w, m.rows(), m.cols(), scheme, DType.F32).dequantize();
                 float[] dw = new float[w.length];
@@ -477,14 +478,14 @@ public final class SensitivityProbe {
             }
         }
 
-        /** The method's dequantized result: GPTQ on the module's Hessian when the method calibrates, else RTN. */
+        /** The method's dequantized result: on the module's Hessian when the method calibrates (GPTQ, importance RTN). */
         private float[] quantized(LinearModule m, float[] w, QuantScheme scheme) {
             if (opts.method().needsCalibration()) {
                 Input s = stats.get(key(m.layer(), m.expert(), CalibratedGptq.inputRole(m.role())));
                 return opts.method().quantize(new WeightQuantizer.Input(m, w, scheme, s == null ? null : s.hessian, DType.F32, la))
                         .quantized().dequantize();
             }
-            return Rtn.quantize(w, m.rows(), m.cols(), scheme, DType.F32).dequantize();
+            return opts.method().quantize(new WeightQuantizer.Input(m, w, scheme, null, DType.F32, la)).quantized().dequantize();
         }
 
         /** {@code sum over its routed tokens of gate^2 / tokens} for a routed expert, 1 otherwise. */

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -48,7 +49,15 @@ public abstract class PackedFormatContract extends MethodContract<PackedFormat> 
         Path tmp = Files.createTempDirectory("moekit-format-" + f.name());
         try {
             int run = 0;
-            for (QuantScheme s : new QuantScheme[] {new QuantScheme(4, 128, true), new QuantScheme(3, 32, true)}) {
+            for (QuantScheme s : new QuantScheme[] {new QuantScheme(4, 128, true), new QuantScheme(3, 32, true), new QuantScheme(5, 64, false),
+                    new QuantScheme(6, 128, true)}) {
+                try {
+                    f.checkWidth(s.bits());
+                } catch (IllegalArgumentException refused) { // a format that cannot hold the width says so, naming it
+                    assertTrue(refused.getMessage().contains(Integer.toString(s.bits())), refused.getMessage());
+                    assertThrows(IllegalArgumentException.class, () -> QuantOptions.defaults(f).withScheme(s));
+                    continue;
+                }
                 check(f, s, tmp.resolve("r" + run++));
             }
         } finally {
@@ -81,6 +90,10 @@ public abstract class PackedFormatContract extends MethodContract<PackedFormat> 
                         held += t.byteSize() * 8;
                     }
                     assertTrue(mr.storedBits() <= held, f.name() + ": " + m.module() + " accounts " + mr.storedBits() + " bits, holds " + held);
+                    if (f.packed()) { // honest: everything the tensors hold but a shape record (I64 [2]), word padding included
+                        assertTrue(held - mr.storedBits() <= 128, f.name() + " " + s + ": " + m.module() + " accounts " + mr.storedBits()
+                                + " bits, its tensors hold " + held);
+                    }
                     assertTrue(mr.storedBits() >= m.params() * s.bits(), "stored bits include the codes");
                     float[] want = Rtn.quantize(Weights.read(in, m), m.rows(), m.cols(), s, o.scaleType() != null ? o.scaleType() : f.scaleType(spec.dtype())).dequantize();
                     String tensor = m.module() + LinearModule.WEIGHT;

@@ -147,21 +147,30 @@ class QuantizeStageTest {
 
     @Test
     void badParametersFailAtRecipeLoad() throws Exception {
-        assertThrows(IllegalArgumentException.class, () -> bind("{\"bits\": 5}"));
+        assertThrows(IllegalArgumentException.class, () -> bind("{\"bits\": 1}"));
+        assertEquals(5, bind("{\"bits\": 5}").bits(), "5 bits pack into compressed-tensors' int32 words");
+        assertMessage("{\"format\": \"gptq\", \"bits\": 6}", "bits", "gptq format stores 2, 3, 4 or 8");
+        assertMessage("{\"format\": \"gptq\", \"average_bits\": 3, \"candidate_bits\": [2, 5]}", "candidate_bits", "5");
+        assertMessage("{\"format\": \"gptq\", \"mixture\": 6}", "mixture", "6");
+        assertMessage("{\"mixture\": 6, \"quantmoe\": \"4/2\"}", "mixture", "not several");
+        assertMessage("{\"importance\": true, \"method\": \"gptq\"}", "importance", "rtn");
+        assertTrue(bind("{\"importance\": true}").quantizer().needsCalibration(), "importance-weighted RTN calibrates");
+        assertFalse(bind("{\"clip_search\": true}").quantizer().needsCalibration(), "clipping search alone is data-free");
+        assertEquals(Boolean.TRUE, bind("{\"method\": \"gptq\", \"clip_search\": true}").clipSearch());
         assertThrows(IllegalArgumentException.class, () -> bind("{\"format\": \"awq\"}"));
         assertThrows(IllegalArgumentException.class, () -> bind("{\"bitz\": 4}"));
         assertThrows(IllegalArgumentException.class, () -> bind("{\"average_bits\": 3, \"quantmoe\": \"4/2\"}"));
-        assertMessage("{\"bits\": 7}", "bits", "2, 3, 4, 8");
+        assertMessage("{\"bits\": 9}", "bits", "2, 3, 4, 5, 6, 7 or 8");
         assertMessage("{\"method\": \"gptqq\"}", "method", "did you mean 'gptq'", "known: gptq, rtn");
         assertMessage("{\"format\": \"gptqq\"}", "format", "did you mean 'gptq'", "compressed-tensors");
-        assertMessage("{\"rules\": [{\"targets\": [\"kind:attention\"], \"bits\": 5}]}", "rules[0].bits", "16");
+        assertMessage("{\"rules\": [{\"targets\": [\"kind:attention\"], \"bits\": 9}]}", "rules[0].bits", "16");
         assertMessage("{\"damp_percent\": 0.02}", "damp_percent", "gptq", "rtn");
         assertMessage("{\"method\": \"gptq\", \"damp_percent\": 2}", "damp_percent", "(0, 1)");
         assertMessage("{\"method\": \"gptq\", \"group_size\": 96}", "block size", "96");
         assertMessage("{\"quantmoe\": \"4-2\"}", "quantmoe", "high/low");
-        assertMessage("{\"quantmoe\": \"5/2\"}", "quantmoe", "5");
+        assertMessage("{\"quantmoe\": \"9/2\"}", "quantmoe", "9");
         assertMessage("{\"candidate_bits\": [2, 4]}", "candidate_bits", "average_bits");
-        assertMessage("{\"average_bits\": 3, \"candidate_bits\": [2, 6]}", "candidate_bits", "6");
+        assertMessage("{\"average_bits\": 3, \"candidate_bits\": [2, 9]}", "candidate_bits", "9");
     }
 
     private static void assertMessage(String json, String... parts) {

@@ -27,9 +27,7 @@ public final class Fork {
     /** The moekit command line's main class. */
     public static final String MAIN = "dev.moekit.recipes.cli.Main";
     /** The JVM flags {@code ./moekit} passes (Vector API, native access for DJL/JavaCPP, Unsafe for JavaCPP). */
-    public static final List<String> FLAGS = List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-            "--sun-misc-unsafe-memory-access=allow", "-XX:+UseParallelGC", "-Dai.djl.pytorch.graph_optimizer=false",
-            "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-Dorg.slf4j.simpleLogger.log.ai.djl.util.cuda=error");
+    public static final List<String> FLAGS = dev.moekit.toolkit.JvmFlags.ALL;
     private static final Pattern CLI_ERROR = Pattern.compile("^moekit [a-z][a-z-]*: .*");
     private static final String INCUBATOR = "WARNING: Using incubator modules";
 

@@ -13,8 +13,7 @@ record Launch(List<String> prefix) {
     static Launch current() {
         List<String> c = new ArrayList<>();
         c.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        c.addAll(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
-                "-XX:+UseParallelGC", "-Dai.djl.pytorch.graph_optimizer=false", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"));
+        c.addAll(dev.moekit.toolkit.JvmFlags.ALL);
         for (String p : new String[] {"moekit.shared", "java.io.tmpdir"}) {
             if (System.getProperty(p) != null) {
                 c.add("-D" + p + "=" + System.getProperty(p));

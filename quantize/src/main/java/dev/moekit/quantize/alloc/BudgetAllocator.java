@@ -33,7 +33,7 @@ public final class BudgetAllocator implements BitAllocator<BudgetAllocator.Param
      * @param candidateBits bit widths the solver may use
      */
     public record Parameters(@Doc("target average stored bits per quantized weight (scales, zero points, g_idx included), e.g. 3.0") Double averageBits,
-                             @Doc("bit widths the solver may use, each 2, 3, 4 or 8") List<Integer> candidateBits,
+                             @Doc("bit widths the solver may use, each 2 to 8") List<Integer> candidateBits,
                              @Doc("error proxy: output (default; auto = output): the measured change of the layer output when only the unit is quantized by the method; imatrix, hessian, gptq: activation-weighted weight errors; weight: ||W - Q||^2 without calibration") String proxy) {
         /** The default proxy ({@code auto}). */
         public Parameters(Double averageBits, List<Integer> candidateBits) {
@@ -56,9 +56,7 @@ public final class BudgetAllocator implements BitAllocator<BudgetAllocator.Param
                 throw new IllegalArgumentException("candidate_bits needs at least one bit width");
             }
             for (int b : candidateBits) {
-                if (b != 2 && b != 3 && b != 4 && b != 8) {
-                    throw new IllegalArgumentException("candidate_bits: " + b + " is not a supported width (allowed: 2, 3, 4, 8)");
-                }
+                QuantScheme.checkWidth("candidate_bits", b, false);
             }
         }
     }

@@ -29,8 +29,8 @@ public final class QuantMoeAllocator implements BitAllocator<QuantMoeAllocator.P
      * @param topExperts      the n most-used routed experts of each layer are high (routing counts needed)
      * @param outlierFraction the top fraction of routed-expert linears by outlier score are high
      */
-    public record Parameters(@Doc("bits of the high modules: 2, 3, 4 or 8") Integer high,
-                             @Doc("bits of the other modules: 2, 3, 4 or 8") Integer low,
+    public record Parameters(@Doc("bits of the high modules: 2 to 8") Integer high,
+                             @Doc("bits of the other modules: 2 to 8") Integer low,
                              @Doc("attention projections are high") Boolean attentionHigh,
                              @Doc("shared experts and dense MLPs are high") Boolean sharedHigh,
                              @Doc("every module of the first k decoder layers is high") Integer firstBlocks,
@@ -45,9 +45,7 @@ public final class QuantMoeAllocator implements BitAllocator<QuantMoeAllocator.P
             topExperts = topExperts == null ? 0 : topExperts;
             outlierFraction = outlierFraction == null ? 0.0 : outlierFraction;
             for (int b : new int[] {high, low}) {
-                if (b != 2 && b != 3 && b != 4 && b != 8) {
-                    throw new IllegalArgumentException("quantmoe: " + b + " is not a supported width (allowed: 2, 3, 4, 8)");
-                }
+                QuantScheme.checkWidth("quantmoe", b, false);
             }
             if (firstBlocks < 0 || topExperts < 0 || !(outlierFraction >= 0 && outlierFraction <= 1)) {
                 throw new IllegalArgumentException("quantmoe: first_blocks and top_experts must be >= 0 and outlier_fraction in [0, 1]");

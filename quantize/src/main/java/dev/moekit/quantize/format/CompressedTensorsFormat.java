@@ -78,12 +78,17 @@ public final class CompressedTensorsFormat extends DequantizingFormat {
         return bits(m, s, gIdx, weightType);
     }
 
-    /** {@link #storedBits}, also the accounting of fake-quant outputs (the size they would pack to). */
+    /**
+     * {@link #storedBits}, also the accounting of fake-quant outputs (the size they would pack to): the int32 words the
+     * codes and zero points take, padding included ({@code 32 / bits} values a word, so 3 bits cost 3.2 a weight and
+     * 5 or 6 bits 5.33 or 6.4), the scales in their dtype and the g_idx.
+     */
     static long bits(LinearModule m, QuantScheme s, boolean gIdx, DType weightType) {
-        long groups = (long) m.rows() * s.groups(m.cols());
-        long bits = m.params() * s.bits() + groups * scale(weightType).size() * 8L;
+        int groupsPerRow = s.groups(m.cols());
+        long groups = (long) m.rows() * groupsPerRow;
+        long bits = 32L * m.rows() * BitPacking.alignedWords(m.cols(), s.bits()) + groups * scale(weightType).size() * 8L;
         if (!s.symmetric()) {
-            bits += groups * s.bits();
+            bits += 32L * BitPacking.alignedWords(m.rows(), s.bits()) * groupsPerRow;
         }
         if (gIdx && s.groupSize() > 0) {
             bits += 32L * m.cols();

@@ -76,6 +76,15 @@ public final class GptqFormat extends DequantizingFormat {
         return Map.of(CONFIG_FILE, quantizationConfig);
     }
 
+    /** AutoGPTQ's {@code QuantLinear} (and GPTQModel's, vLLM's gptq kernels) pack 2, 3, 4 and 8 bits only. */
+    @Override
+    public void checkWidth(int bits) {
+        if (bits != 2 && bits != 3 && bits != 4 && bits != 8) {
+            throw new IllegalArgumentException("the gptq format stores 2, 3, 4 or 8 bits (AutoGPTQ/GPTQModel layout), not " + bits
+                    + "; write compressed-tensors (or fake-quant) for " + bits + "-bit weights");
+        }
+    }
+
     @Override
     public long storedBits(LinearModule m, QuantScheme s, boolean gIdx, DType weightType) {
         long groups = (long) m.rows() * s.groups(m.cols());

@@ -24,7 +24,8 @@ import java.util.stream.IntStream;
  *       {@code q = Q(w_j)}, error {@code e = (w_j - q) / d}, update the rest of the block
  *       {@code W[:, j+1:i2] -= e Hinv[j, j+1:i2]}, loss {@code (w_j - q)^2 / d^2 / 2}; group grids are found when
  *       {@code j % groupSize == 0} from W as it stood at the start of the block (the reference reads {@code W}, not
- *       the in-block copy {@code W1});</li>
+ *       the in-block copy {@code W1}); with {@code clipSearch} a grid is {@link Grid#search}'s on those values,
+ *       weighted by the (permuted) Hessian diagonal, instead of min-max;</li>
  *   <li>lazy batch update of later columns {@code W[:, i2:] -= Err1 Hinv[i1:i2, i2:]}.</li>
  * </ol>
  * The last step is applied lazily per block: before block {@code [i1, i2)} its columns receive
@@ -41,8 +42,13 @@ public final class Gptq {
      * @param dampPercent relative damping, fraction of the mean Hessian diagonal (reference default 0.01)
      * @param actOrder    quantize columns in order of decreasing {@code H_jj} ({@code desc_act})
      * @param blockSize   lazy-update block width (reference default 128)
+     * @param clipSearch  grids by {@link Grid#search} weighted by {@code diag(H)} (GPTQModel's {@code mse}), not min-max
      */
-    public record Params(QuantScheme scheme, double dampPercent, boolean actOrder, int blockSize) {
+    public record Params(QuantScheme scheme, double dampPercent, boolean actOrder, int blockSize, boolean clipSearch) {
+        public Params(QuantScheme scheme, double dampPercent, boolean actOrder, int blockSize) {
+            this(scheme, dampPercent, actOrder, blockSize, false);
+        }
+
         public Params {
             if (!(dampPercent > 0 && dampPercent < 1)) {
                 throw new IllegalArgumentException("GPTQ damping must be in (0, 1), got " + dampPercent);
@@ -57,7 +63,7 @@ public final class Gptq {
         }
 
         public Params withActOrder(boolean a) {
-            return new Params(scheme, dampPercent, a, blockSize);
+            return new Params(scheme, dampPercent, a, blockSize, clipSearch);
         }
     }
 
@@ -90,6 +96,7 @@ public final class Gptq {
         private final byte[] zeros;
         private final byte[] codes;
         private int[] perm;
+        private float[] importance;
         private int dead;
         private double loss;
 
@@ -116,6 +123,7 @@ public final class Gptq {
             if (p.actOrder()) {
                 permute();
             }
+            importance = p.clipSearch() ? diagonal() : null; // permuted, undamped
             damp();
             float[] hinv = la.inverseCholeskyUpper(h, cols);
             try (Linalg.RowMatrix errT = la.rowMatrix(cols, rows)) { // [cols, rows]: Err transposed
@@ -127,11 +135,21 @@ public final class Gptq {
         }
 
         private void channelGrids() {
+            float[] diag = p.clipSearch() ? diagonal() : null;
             for (int r = 0; r < rows; r++) {
-                Grid.Params g = Grid.find(w, r * cols, cols, s, scaleType);
+                Grid.Params g = p.clipSearch() ? Grid.search(w, r * cols, cols, s, scaleType, diag, 0) : Grid.find(w, r * cols, cols, s, scaleType);
                 scales[r] = g.scale();
                 zeros[r] = (byte) g.zero();
             }
+        }
+
+        /** {@code diag(H)} in the current column order. */
+        private float[] diagonal() {
+            float[] d = new float[cols];
+            for (int j = 0; j < cols; j++) {
+                d[j] = h[j * cols + j];
+            }
+            return d;
         }
 
         private void markDead() {
@@ -147,10 +165,7 @@ public final class Gptq {
         }
 
         private void permute() {
-            float[] diag = new float[cols];
-            for (int j = 0; j < cols; j++) {
-                diag[j] = h[j * cols + j];
-            }
+            float[] diag = diagonal();
             perm = IntStream.range(0, cols).boxed()
                     .sorted(Comparator.comparingDouble((Integer j) -> diag[j]).reversed())
                     .mapToInt(Integer::intValue).toArray();
@@ -230,7 +245,9 @@ public final class Gptq {
                 int col = i1 + i;
                 int g = s.groupSize() > 0 ? col / gw : 0;
                 if (s.groupSize() > 0 && col % gw == 0) {
-                    Grid.Params gp = Grid.find(w0, r * b + i, Math.min(gw, b - i), s, scaleType);
+                    int len = Math.min(gw, b - i);
+                    Grid.Params gp = importance != null ? Grid.search(w0, r * b + i, len, s, scaleType, importance, col)
+                            : Grid.find(w0, r * b + i, len, s, scaleType);
                     scales[r * groups + g] = gp.scale();
                     zeros[r * groups + g] = (byte) gp.zero();
                 }

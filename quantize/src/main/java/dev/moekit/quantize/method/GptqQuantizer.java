@@ -22,18 +22,22 @@ public final class GptqQuantizer implements WeightQuantizer<GptqQuantizer.Parame
      * @param allExperts  on MoE models, every calibration token goes through every routed expert for its Hessian (the
      *                    layer output keeps the real routing), as llm-compressor's MoE calibration does, so no expert
      *                    falls back to RTN for lack of routed tokens; false: each expert sees only its routed tokens
+     * @param clipSearch  find each group's grid by {@link dev.moekit.quantize.Grid#search} weighted by the Hessian
+     *                    diagonal, instead of min-max (GPTQModel's {@code mse} option; also for RTN fallbacks)
      */
     public record Parameters(@Doc("damping, fraction of the mean Hessian diagonal, in (0, 1)") Double dampPercent,
                              @Doc("activation order (desc_act): quantize columns by decreasing Hessian diagonal, writes g_idx") Boolean actOrder,
                              @Doc("lazy-update block width; a multiple of the group size") Integer blockSize,
                              @Doc("modules with fewer calibration tokens fall back to RTN (reported)") Long minTokens,
-                             @Doc("MoE: calibrate every routed expert on every token (default true); false: only on its routed tokens") Boolean allExperts) {
+                             @Doc("MoE: calibrate every routed expert on every token (default true); false: only on its routed tokens") Boolean allExperts,
+                             @Doc("search each group's clipping range for the least Hessian-weighted error (default false: min-max grid)") Boolean clipSearch) {
         /** Every expert calibrated on all tokens. */
         public Parameters(Double dampPercent, Boolean actOrder, Integer blockSize, Long minTokens) {
-            this(dampPercent, actOrder, blockSize, minTokens, null);
+            this(dampPercent, actOrder, blockSize, minTokens, null, null);
         }
 
         public Parameters {
+            clipSearch = clipSearch != null && clipSearch;
             allExperts = allExperts == null || allExperts;
             dampPercent = dampPercent == null ? 0.01 : dampPercent;
             actOrder = actOrder != null && actOrder;
@@ -52,7 +56,7 @@ public final class GptqQuantizer implements WeightQuantizer<GptqQuantizer.Parame
 
         /** The reference defaults: damping 0.01, no activation order, blocks of 128, 128 tokens at least; all experts calibrated. */
         public static Parameters defaults() {
-            return new Parameters(null, null, null, null, null);
+            return new Parameters(null, null, null, null, null, null);
         }
     }
 
@@ -120,7 +124,7 @@ public final class GptqQuantizer implements WeightQuantizer<GptqQuantizer.Parame
             }
             fallback = o.fallback();
         }
-        QuantizedMatrix q = Rtn.quantize(in.weight(), m.rows(), m.cols(), in.scheme(), in.scaleType());
+        QuantizedMatrix q = Rtn.quantize(in.weight(), m.rows(), m.cols(), in.scheme(), in.scaleType(), p.clipSearch(), null);
         return new Result(q, "rtn", fallback);
     }
 }

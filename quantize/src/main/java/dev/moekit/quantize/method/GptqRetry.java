@@ -26,7 +26,7 @@ final class GptqRetry {
         float[] hm = h.matrix();
         for (double damp = g.dampPercent(); damp <= MAX_DAMP + 1e-12; damp += STEP) {
             try {
-                Gptq.Params p = new Gptq.Params(s, damp, g.actOrder(), g.blockSize());
+                Gptq.Params p = new Gptq.Params(s, damp, g.actOrder(), g.blockSize(), g.clipSearch());
                 return new Outcome(Gptq.quantize(weight, m.rows(), m.cols(), hm, p, scaleType, la).quantized(), null);
             } catch (Linalg.NotPositiveDefiniteException e) {
                 // retry with more damping

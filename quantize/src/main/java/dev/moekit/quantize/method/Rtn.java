@@ -20,6 +20,18 @@ public final class Rtn {
      * @param scaleType dtype the scales will be stored in (scales are rounded to it first)
      */
     public static QuantizedMatrix quantize(float[] w, int rows, int cols, QuantScheme s, DType scaleType) {
+        return quantize(w, rows, cols, s, scaleType, false, null);
+    }
+
+    /**
+     * As {@link #quantize(float[], int, int, QuantScheme, DType)}; with {@code clipSearch} every group's grid comes from
+     * {@link Grid#search}, weighted by {@code importance} [cols] (per input column, e.g. llama.cpp's importance matrix
+     * {@code E[x_j^2]}; null: unweighted).
+     */
+    public static QuantizedMatrix quantize(float[] w, int rows, int cols, QuantScheme s, DType scaleType, boolean clipSearch, float[] importance) {
+        if (importance != null && importance.length != cols) {
+            throw new IllegalArgumentException("importance has " + importance.length + " values, expected one per input column (" + cols + ")");
+        }
         if (w.length != (long) rows * cols) {
             throw new IllegalArgumentException("weight has " + w.length + " values, expected " + rows + "x" + cols);
         }
@@ -34,7 +46,7 @@ public final class Rtn {
             for (int g = 0; g < groups; g++) {
                 int from = i * cols + g * gw;
                 int len = Math.min(gw, cols - g * gw);
-                Grid.Params p = Grid.find(w, from, len, s, scaleType);
+                Grid.Params p = clipSearch ? Grid.search(w, from, len, s, scaleType, importance, g * gw) : Grid.find(w, from, len, s, scaleType);
                 scales[i * groups + g] = p.scale();
                 zeros[i * groups + g] = (byte) p.zero();
                 codeRange(w, codes, from, len, p, maxq);

@@ -23,7 +23,7 @@ class BitPackingTest {
 
     @Test
     void roundTripsEveryWidthLayoutAndDirection() {
-        for (int bits : new int[] {2, 3, 4, 8}) {
+        for (int bits = 2; bits <= 8; bits++) {
             for (boolean stream : new boolean[] {false, true}) {
                 int outer = stream ? 64 : 37; // word-aligned packing pads odd lengths
                 int inner = stream ? 96 : 29;

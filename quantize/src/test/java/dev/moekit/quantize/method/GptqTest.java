@@ -45,6 +45,26 @@ class GptqTest {
     }
 
     @Test
+    void clipSearchLowersGptqOutputErrorAtThreeAndTwoBits() {
+        TestWeights.Matrix m = TestWeights.first(512, 256);
+        int n = 1024;
+        float[] x = TestWeights.correlatedInputs(n, m.cols(), 11);
+        float[] h = hessian(x, n, m.cols());
+        for (QuantScheme s : new QuantScheme[] {new QuantScheme(3, 128, true), new QuantScheme(3, 64, false), new QuantScheme(2, 32, false), new QuantScheme(3, 0, true)}) {
+            for (boolean act : new boolean[] {false, true}) {
+                Gptq.Params plain = Gptq.Params.defaults(s).withActOrder(act);
+                Gptq.Params search = new Gptq.Params(s, plain.dampPercent(), act, plain.blockSize(), true);
+                double ep = TestWeights.outputError(m.w(), Gptq.quantize(m.w(), m.rows(), m.cols(), h, plain, DType.BF16, LA).quantized().dequantize(),
+                        m.rows(), m.cols(), x, 256);
+                double es = TestWeights.outputError(m.w(), Gptq.quantize(m.w(), m.rows(), m.cols(), h, search, DType.BF16, LA).quantized().dequantize(),
+                        m.rows(), m.cols(), x, 256);
+                System.out.printf("GPTQ search/min-max output error %s act=%s: %.3f%n", s, act, es / ep);
+                assertTrue(es < 0.95 * ep, s + " act=" + act + ": searched grids should cut GPTQ's output error, " + es + " vs " + ep);
+            }
+        }
+    }
+
+    @Test
     void lazyBlocksMatchTheEagerReferenceLoop() {
         TestWeights.Matrix m = TestWeights.first(256, 512); // w2: [hidden, ffn]
         int rows = 24;

@@ -1,6 +1,7 @@
 package dev.moekit.quantize.method;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.moekit.quantize.Grid;
@@ -76,6 +77,84 @@ class RtnTest {
         for (int j = 0; j < 64; j++) {
             assertEquals(0f, d[64 + j], 0f, "zeros stay exactly zero");
         }
+    }
+
+    @Test
+    void clipSearchNeverLosesToMinMaxAndWinsClearlyAtLowBits() {
+        TestWeights.Matrix m = TestWeights.first(256, 512); // a real mixtral-tiny weight
+        for (int bits : new int[] {2, 3, 4, 5, 6, 8}) {
+            for (boolean sym : new boolean[] {true, false}) {
+                QuantScheme s = new QuantScheme(bits, 64, sym);
+                QuantizedMatrix plain = Rtn.quantize(m.w(), m.rows(), m.cols(), s, DType.BF16);
+                QuantizedMatrix searched = Rtn.quantize(m.w(), m.rows(), m.cols(), s, DType.BF16, true, null);
+                // group by group: the searched grid's squared error is never above the min-max grid's
+                float[] dp = plain.dequantize();
+                float[] ds = searched.dequantize();
+                for (int i = 0; i < m.rows(); i++) {
+                    for (int g = 0; g < s.groups(m.cols()); g++) {
+                        double ep = 0;
+                        double es = 0;
+                        for (int j = g * 64; j < (g + 1) * 64; j++) {
+                            int k = i * m.cols() + j;
+                            ep += (m.w()[k] - dp[k]) * (double) (m.w()[k] - dp[k]);
+                            es += (m.w()[k] - ds[k]) * (double) (m.w()[k] - ds[k]);
+                        }
+                        assertTrue(es <= ep, s + " row " + i + " group " + g + ": searched error " + es + " above min-max " + ep);
+                    }
+                }
+                double ratio = sse(m.w(), ds) / sse(m.w(), dp);
+                if (bits <= 3) {
+                    assertTrue(ratio < 0.85, s + ": clipping search should cut the error by 15% or more at " + bits + " bits, ratio " + ratio);
+                }
+                assertTrue(ratio <= 1.0, s + ": ratio " + ratio);
+            }
+        }
+    }
+
+    @Test
+    void importanceMovesTheErrorOffTheColumnsThatMatter() {
+        TestWeights.Matrix m = TestWeights.first(256, 512);
+        float[] imp = new float[m.cols()];
+        for (int j = 0; j < imp.length; j++) {
+            imp[j] = j % 8 == 0 ? 100f : 1f; // every eighth input carries most of the activation energy
+        }
+        QuantScheme s = new QuantScheme(3, 128, true);
+        float[] unweighted = Rtn.quantize(m.w(), m.rows(), m.cols(), s, DType.F32, true, null).dequantize();
+        float[] weighted = Rtn.quantize(m.w(), m.rows(), m.cols(), s, DType.F32, true, imp).dequantize();
+        double eu = weightedSse(m.w(), unweighted, imp, m.cols());
+        double ew = weightedSse(m.w(), weighted, imp, m.cols());
+        assertTrue(ew < 0.95 * eu, "importance-weighted search should lower the weighted error: " + ew + " vs " + eu);
+        assertThrows(IllegalArgumentException.class, () -> Rtn.quantize(m.w(), m.rows(), m.cols(), s, DType.F32, true, new float[3]));
+    }
+
+    @Test
+    void fiveSixAndSevenBitGridsHaveTheirCodeRange() {
+        TestWeights.Matrix m = TestWeights.first(256, 512);
+        double previous = Double.MAX_VALUE;
+        for (int bits : new int[] {4, 5, 6, 7, 8}) {
+            QuantizedMatrix q = Rtn.quantize(m.w(), m.rows(), m.cols(), new QuantScheme(bits, 128, false), DType.F32);
+            int max = 0;
+            for (byte c : q.codes()) {
+                max = Math.max(max, c & 0xff);
+            }
+            assertEquals((1 << bits) - 1, max, bits + " bits: an asymmetric min-max grid uses its top code");
+            double e = sse(m.w(), q.dequantize());
+            assertTrue(e < previous / 3, bits + " bits: error " + e + " should fall about 4x a bit from " + previous);
+            previous = e;
+        }
+    }
+
+    private static double sse(float[] w, float[] d) {
+        return weightedSse(w, d, null, w.length);
+    }
+
+    private static double weightedSse(float[] w, float[] d, float[] imp, int cols) {
+        double e = 0;
+        for (int i = 0; i < d.length; i++) {
+            double x = d[i] - w[i];
+            e += (imp == null ? 1 : imp[i % cols]) * x * x;
+        }
+        return e;
     }
 
     private static double mse(TestWeights.Matrix m, QuantScheme s) {

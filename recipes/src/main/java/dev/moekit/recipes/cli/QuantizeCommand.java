@@ -33,14 +33,17 @@ final class QuantizeCommand implements Command {
         return Main.options(OneStepRecipe.with(
                 Main.opt("method", "rtn|gptq", "quantizer (default rtn; gptq calibrates layer by layer)"),
                 Main.opt("format", "FORMAT", "compressed-tensors (default, vLLM), gptq (GPTQModel dynamic), fake-quant (dequantized, for eval)"),
-                Main.opt("bits", "B", "default bit width: 2, 3, 4 or 8 (default 4)"),
+                Main.opt("bits", "B", "default bit width: 2 to 8 (default 4; the gptq format holds 2, 3, 4, 8)"),
                 Main.opt("group-size", "G", "group size 32, 64, 128 (default) or 0 for per channel"),
                 Main.flag("asym", "asymmetric grid (zero points) instead of symmetric"),
+                Main.flag("clip-search", "search each group's clipping range for the least rounding error (Hessian-weighted with gptq)"),
+                Main.flag("importance", "rtn: weight that search by calibration activations' E[x^2] per input (llama.cpp imatrix; calibrates)"),
                 Option.builder().longOpt("rule").hasArgs().argName("SELECTOR=BITS").desc("fixed bits for matching modules, first match wins, "
                         + "e.g. kind:attention=4 're:.*experts\\.0\\..*=8' (16 keeps a module unquantized)").get(),
                 Main.opt("average-bits", "B", "budget solver: average stored bits per quantized weight, e.g. 3.0 or 2.5"),
                 Main.opt("proxy", "PROXY", "budget solver's error proxy: output (default, measured on calibration text), imatrix, hessian, gptq, weight (no calibration)"),
-                Main.opt("quantmoe", "HIGH/LOW", "QuantMoE-Bench heuristic instead of the solver, e.g. 4/2")));
+                Main.opt("quantmoe", "HIGH/LOW", "QuantMoE-Bench heuristic instead of the solver, e.g. 4/2"),
+                Main.opt("mixture", "HIGH", "llama.cpp-style mixture: attention V and FFN down projections at HIGH bits in about half the layers, e.g. 6")));
     }
 
     @Override
@@ -68,6 +71,12 @@ final class QuantizeCommand implements Command {
         if (cl.hasOption("asym")) {
             p.put("symmetric", false);
         }
+        if (cl.hasOption("clip-search")) {
+            p.put("clip_search", true);
+        }
+        if (cl.hasOption("importance")) {
+            p.put("importance", true);
+        }
         if (cl.hasOption("rule")) {
             ArrayNode rules = p.putArray("rules");
             for (String r : cl.getOptionValues("rule")) {
@@ -89,6 +98,9 @@ final class QuantizeCommand implements Command {
         }
         if (cl.hasOption("proxy")) {
             p.put("proxy", cl.getOptionValue("proxy"));
+        }
+        if (cl.hasOption("mixture")) {
+            p.put("mixture", Main.intValue(cl, "mixture", 0, Integer.MIN_VALUE, Integer.MAX_VALUE));
         }
         if (cl.hasOption("quantmoe")) {
             p.put("quantmoe", cl.getOptionValue("quantmoe"));

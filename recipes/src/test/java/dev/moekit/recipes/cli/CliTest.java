@@ -177,9 +177,12 @@ class CliTest {
     void wrongOptionValuesAreUsageErrorsNamingTheOption() {
         Path tiny = TinyCheckpoints.write(dir.resolve("tiny"), "mixtral");
         String out = dir.resolve("x").toString();
-        Run bits = run("quantize", tiny.toString(), out, "--bits", "7");
+        Run bits = run("quantize", tiny.toString(), out, "--bits", "9");
         assertEquals(2, bits.code(), bits.err());
-        assertTrue(bits.err().contains("7"), bits.err());
+        assertTrue(bits.err().contains("9"), bits.err());
+        Run gptqFive = run("quantize", tiny.toString(), out, "--format", "gptq", "--bits", "5");
+        assertEquals(2, gptqFive.code(), gptqFive.err());
+        assertTrue(gptqFive.err().contains("gptq format stores 2, 3, 4 or 8"), gptqFive.err());
         Run stunn = run("prune", tiny.toString(), out, "--method", "stunn", "--experts", "0.25");
         assertEquals(2, stunn.code(), stunn.err());
         assertTrue(stunn.err().contains("did you mean 'stun'"), stunn.err());

@@ -24,10 +24,16 @@ import dev.moekit.quantize.QuantScheme;
 import dev.moekit.quantize.Quantizer;
 import dev.moekit.quantize.Sensitivity;
 import dev.moekit.quantize.SensitivityProbe;
+import dev.moekit.quantize.alloc.MixtureAllocator;
+import dev.moekit.quantize.method.GptqQuantizer;
+import dev.moekit.quantize.method.RtnQuantizer;
+import dev.moekit.quantize.BoundQuantizer;
 import dev.moekit.toolkit.io.Checkpoint;
+import dev.moekit.toolkit.io.FileTrees;
 import dev.moekit.toolkit.io.CheckpointWriter;
 import dev.moekit.toolkit.io.DType;
 import dev.moekit.toolkit.model.ModelSpec;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.HashMap;
@@ -49,10 +55,59 @@ import java.util.regex.Pattern;
 public final class QuantResults {
     private QuantResults() {}
 
+    private static Frontier FRONTIER;
+    private static Path DOCS;
+
+    /** The frontier plot of {@code model}, beside the Markdown. */
+    private static Path png(String model) {
+        return DOCS.resolve("quantization-frontier-" + model + ".png");
+    }
     private static final Pattern ROWS = Pattern.compile(System.getProperty("moekit.rows", ".*"));
 
+    private static final java.util.Set<String> PRIOR = new java.util.HashSet<>();
+
+    /** {@code -Dmoekit.assemble=true}: run nothing, only join the {@code moekit.prior} rows into the page. */
+    private static final boolean ASSEMBLE = Boolean.getBoolean("moekit.assemble");
+
     private static boolean selected(String setting) {
-        return ROWS.matcher(setting).matches();
+        return !ASSEMBLE && ROWS.matcher(setting).matches() && !PRIOR.contains(setting);
+    }
+
+    /**
+     * Rows of {@code model} an earlier run measured ({@code -Dmoekit.prior=FILE}, that run's Markdown): kept verbatim,
+     * counted in the frontier, and not run again.
+     */
+    private static void prior(String model, ResultTable table) throws java.io.IOException {
+        String file = System.getProperty("moekit.prior");
+        if (file == null || file.isBlank() || !Files.isRegularFile(Path.of(file))) {
+            return;
+        }
+        boolean in = false;
+        Pattern bits = Pattern.compile("([0-9]+\\.[0-9]+) bits");
+        for (String line : Files.readAllLines(Path.of(file))) {
+            if (line.startsWith("## ")) {
+                in = line.substring(3).trim().equals(model);
+                continue;
+            }
+            if (line.startsWith("### ")) { // the model's frontier section: not rows
+                in = false;
+                continue;
+            }
+            if (!in || !line.startsWith("| ") || line.startsWith("| setting") || line.startsWith("|---")) {
+                continue;
+            }
+            String[] cells = line.split("\\|");
+            String setting = cells[1].trim();
+            if (!ASSEMBLE && !ROWS.matcher(setting).matches() || !PRIOR.add(setting)) { // a row kept twice is kept once
+                continue;
+            }
+            table.addRaw(model, setting, line);
+            java.util.regex.Matcher m = bits.matcher(cells[cells.length - 1]);
+            String kl = cells[cells.length - 4].trim();
+            if (m.find() && !kl.equals("-")) {
+                FRONTIER.add(new Frontier.Point(model, setting, Double.parseDouble(m.group(1)), Double.parseDouble(kl)));
+            }
+        }
     }
 
     public static void main(String[] args) throws Exception {
@@ -60,32 +115,64 @@ public final class QuantResults {
         int evalWindows = a.evalWindows();
         int calWindows = a.calWindows();
         StringBuilder md = new StringBuilder("# Quantization results\n\n");
-        md.append("Produced by `scripts/results-quantization.sh` (").append(Instant.now().toString(), 0, 10).append(", ")
-                .append(Runtime.getRuntime().availableProcessors()).append(" CPU cores). ")
-                .append("Every output is written as compressed-tensors `pack-quantized` (symmetric, groups of 128, scales in the ")
-                .append("checkpoint dtype; routers, embeddings, norms and lm_head unquantized), its size on disk measured, then ")
-                .append("dequantized and evaluated on the first ").append(evalWindows).append(" windows of 256 tokens of each ")
-                .append("`*.test.txt` split against the original (mean KL over all scored positions, top-1 agreement). GPTQ and ")
-                .append("the usage heuristic calibrate on ").append(calWindows).append(" windows of each `*.valid.txt` split. ")
-                .append("Mixed precision: attention and shared experts always high; the heuristics then make half of the routed ")
-                .append("expert weights high (4/2 bits for the ~3.0 rows, 3/2 for the ~2.5 rows) by the first blocks, the most ")
-                .append("used experts per layer, or the top outlier scores; the solver picks from 2/3/4/8 bits to meet the ")
-                .append("average at the least estimated error, the error of each unit (a module, or a layer's routed experts) ")
-                .append("being its measured sensitivity (proxy `output`: the relative change of its decoder layer's output when only ")
-                .append("that unit is quantized by the row's method, on the calibration windows). GPTQ calibrates every routed ")
-                .append("expert on every token (`all_experts`, the default). 'bits' is the average stored bits per quantized weight, scales ")
-                .append("included. Per-expert choices (most used, outliers) give a layer's experts different widths, which fused ")
-                .append("MoE kernels (vLLM, llama.cpp) cannot run; the other rows keep one width per layer of experts.\n\n");
+        md.append("Produced by `scripts/results-quantization.sh ").append(evalWindows).append(' ').append(calWindows).append("` (")
+                .append(Instant.now().toString(), 0, 10).append(", ").append(Runtime.getRuntime().availableProcessors())
+                .append(" CPU cores, shared with other jobs: times are not comparable). Every output is written as compressed-tensors ")
+                .append("`pack-quantized` (routers, embeddings, norms and lm_head unquantized), measured on disk, dequantized and evaluated on ")
+                .append("the first ").append(evalWindows).append(" windows of 256 tokens of each `*.test.txt` split against the original ")
+                .append("(mean KL over all scored positions, top-1 agreement). Calibrated methods calibrate on ").append(calWindows)
+                .append(" windows of each `*.valid.txt` split; GPTQ calibrates every routed expert on every token (`all_experts`, the ")
+                .append("default). 'bits' is the average stored bits per quantized weight counted as the files hold them: int32 words ")
+                .append("of codes with their padding (3 bits cost 3.2, 5 bits 5.33, 6 bits 6.4 a weight, 32/bits values a word), scales in ")
+                .append("the checkpoint dtype, zero points (asymmetric) packed the same way.\n\n")
+                .append("Settings: `RTN`/`GPTQ intB` are the min-max grid, symmetric, groups of 128. `RTN+imatrix` searches each group's ")
+                .append("clipping range and refits its scale for the least squared error weighted by the calibration activations' ")
+                .append("E[x_j^2] (llama.cpp's importance matrix; `clip_search` + `importance`); `GPTQ+search` is GPTQ whose group ")
+                .append("grids are searched the same way, weighted by the Hessian diagonal (`clip_search`). `gG` is the group size, ")
+                .append("`asym` an asymmetric grid. `mixture` is the llama.cpp-style per-role allocator (`mixture: N`: attention V and ")
+                .append("the FFN down projections at N bits in the layers llama.cpp's `use_more_bits` picks). The QuantMoE-Bench ")
+                .append("heuristics make attention and shared experts high and then half the routed expert weights high (4/2 bits or ")
+                .append("3/2) by first blocks, most used experts, or outlier scores. The solver picks from 2/3/4/8 bits per unit to ")
+                .append("meet the average at the least measured sensitivity (proxy `output`: the change of the unit's decoder layer ")
+                .append("output when only it is quantized by the row's method, on the calibration windows; exact knapsack); ")
+                .append("'per-expert widths' lets every expert module take its own width (as the most-used and outlier heuristics ")
+                .append("do), which fused MoE kernels (vLLM, llama.cpp) cannot run; the other rows keep one width per layer of ")
+                .append("experts.\n\n");
         ResultTable table = new ResultTable(a.outMd(), md.toString(), a.models());
+        FRONTIER = new Frontier();
+        DOCS = a.outMd().toAbsolutePath().getParent();
+        table.footer(m -> FRONTIER.markdown(m, png(m).getFileName().toString()));
         for (String m : a.models()) {
             runModel(a.setup(m), table);
         }
         table.write();
     }
 
+    /** A quantizer as the rows name it. */
+    private record Quant(String label, BoundQuantizer<?> method) {
+        boolean calibrated() {
+            return method.needsCalibration();
+        }
+    }
+
+    private static final Quant RTN = new Quant("RTN", BoundQuantizer.of("rtn"));
+    private static final Quant GPTQ = new Quant("GPTQ", BoundQuantizer.of("gptq"));
+    private static final Quant RTN_IMATRIX = new Quant("RTN+imatrix", BoundQuantizer.of("rtn", new RtnQuantizer.Parameters(true, true)));
+    private static final Quant GPTQ_SEARCH = new Quant("GPTQ+search",
+            BoundQuantizer.of("gptq", new GptqQuantizer.Parameters(null, null, null, null, null, true)));
+
+    /** The frontier's schemes per quantizer: bits, group size, symmetric. */
+    private static final int[][] FRONTIER_RTN = {{3, 64, 0}, {4, 128, 1}, {4, 32, 0}};
+    private static final int[][] FRONTIER_GPTQ = {{3, 128, 1}, {3, 64, 0}, {3, 32, 0}, {4, 128, 1}, {4, 64, 0}, {4, 32, 0}};
+
+    private static String schemeLabel(QuantScheme s) {
+        return "int" + s.bits() + " g" + s.groupSize() + (s.symmetric() ? "" : " asym");
+    }
+
     private static void runModel(ModelSetup setup, ResultTable table) throws Exception {
         String name = setup.name();
         Path work = setup.work();
+        prior(name, table);
         if (selected("bf16 original")) {
             setup.baseline(table, "bf16 original");
         }
@@ -102,7 +189,8 @@ public final class QuantResults {
         String used = "most-used " + experts / 2 + " experts/layer high (";
         ExpertUsage usage = selected(used + "4/2)") || selected(used + "3/2)") ? usage(orig, cal) : null;
         QuantOptions base = QuantOptions.defaults("compressed-tensors");
-        for (int bits : new int[] {8, 4, 3, 2}) {
+        // first what the allocator's acceptance compares, then the frontier (rows are written as they finish)
+        for (int bits : new int[] {4, 3, 2}) {
             QuantOptions o = base.withScheme(new QuantScheme(bits, 128, true));
             run(table, name, "RTN int" + bits, orig, work.resolve("rtn" + bits), o, null, ev, null);
             run(table, name, "GPTQ int" + bits, orig, work.resolve("gptq" + bits), o.withMethod("gptq"), null, ev, cal);
@@ -121,20 +209,44 @@ public final class QuantResults {
             run(table, name, "top 50% outlier expert linears high (" + tag + ")", orig, work.resolve("outlier" + h[0]),
                     o.withUniformExpertBits(false).withAllocation(BoundAllocator.of("quantmoe", new QuantMoeAllocator.Parameters(h[0], h[1], true, true, 0, 0, 0.5))), null, ev, null);
         }
-        Sensitivity rtnSens = null;
-        Sensitivity gptqSens = null;
-        for (double avg : new double[] {3.0, 2.5}) {
-            QuantOptions o = base.withAllocation(BoundAllocator.of("budget", new BudgetAllocator.Parameters(avg, List.of(2, 3, 4, 8))));
-            String rtnRow = "solver RTN, " + avg + " bits";
-            if (selected(rtnRow)) {
-                rtnSens = rtnSens != null ? rtnSens : sensitivity(orig, o, cal);
-                run(table, name, rtnRow, orig, work.resolve("solver" + avg), o, CalibrationSource.sensitivityOnly(rtnSens), ev, null);
+        // the solver on the measured output proxy: one width per layer of experts (fused kernels), or per expert
+        for (boolean perExpert : new boolean[] {false, true}) {
+            String tail = perExpert ? " bits, per-expert widths" : " bits";
+            Map<String, Sensitivity> measured = new HashMap<>();
+            for (double avg : new double[] {3.0, 2.5}) {
+                QuantOptions o = base.withUniformExpertBits(!perExpert)
+                        .withAllocation(BoundAllocator.of("budget", new BudgetAllocator.Parameters(avg, List.of(2, 3, 4, 8))));
+                for (Quant q : perExpert ? List.of(RTN) : List.of(RTN, GPTQ_SEARCH)) {
+                    String row = "solver " + q.label() + ", " + avg + tail;
+                    if (!selected(row)) {
+                        continue;
+                    }
+                    QuantOptions oq = o.withMethod(q.method());
+                    Sensitivity sens = measured.computeIfAbsent(q.label(), k -> sensitivity(orig, oq, cal));
+                    if (q.calibrated()) {
+                        run(table, name, row, orig, work.resolve("solver"), oq, null, ev, cal, Optional.of(sens));
+                    } else {
+                        run(table, name, row, orig, work.resolve("solver"), oq, CalibrationSource.sensitivityOnly(sens), ev, null);
+                    }
+                }
             }
-            String gptqRow = "solver GPTQ, " + avg + " bits";
-            if (selected(gptqRow)) {
-                gptqSens = gptqSens != null ? gptqSens : sensitivity(orig, o.withMethod("gptq"), cal);
-                run(table, name, gptqRow, orig, work.resolve("solvergptq" + avg), o.withMethod("gptq"), null, ev, cal, Optional.of(gptqSens));
+        }
+        // the frontier: searched grids, importance, asymmetric and small groups, 2 to 6 bits
+        for (Quant q : List.of(RTN_IMATRIX, GPTQ_SEARCH)) {
+            for (int[] f : q == RTN_IMATRIX ? FRONTIER_RTN : FRONTIER_GPTQ) {
+                QuantScheme s = new QuantScheme(f[0], f[1], f[2] == 1);
+                run(table, name, q.label() + " " + schemeLabel(s), orig, work.resolve("front"), base.withMethod(q.method()).withScheme(s), null, ev, cal);
             }
+        }
+        // llama.cpp-style per-role mixtures (Q3_K_M, Q4_K_M: V and FFN down raised in about half the layers)
+        for (int[] mix : new int[][] {{3, 5}, {4, 6}}) {
+            QuantScheme s = new QuantScheme(mix[0], 64, false);
+            run(table, name, "mixture: GPTQ+search " + schemeLabel(s) + ", V and down " + mix[1] + "-bit in half the layers, per-role widths", orig,
+                    work.resolve("mix"), base.withMethod(GPTQ_SEARCH.method()).withScheme(s).withUniformExpertBits(false)
+                            .withAllocation(BoundAllocator.of("mixture", new MixtureAllocator.Parameters(mix[1], null, null))), null, ev, cal);
+        }
+        for (int bits : new int[] {8, 6, 5}) {
+            run(table, name, "RTN int" + bits, orig, work.resolve("rtn" + bits), base.withScheme(new QuantScheme(bits, 128, true)), null, ev, null);
         }
     }
 
@@ -171,8 +283,17 @@ public final class QuantResults {
         Path plain = out.resolveSibling(out.getFileName() + "-dequant");
         Dequantize.run(out, plain, DType.F32, CheckpointWriter.Options.defaults());
         EvalResult e = Evaluator.evaluate(plain, ev, Progress.NONE);
-        String note = String.format(Locale.ROOT, "%.2f bits", r.averageStoredBits()) + (r.fallbacks() > 0 ? ", " + r.fallbacks() + " RTN fallbacks" : "");
-        table.add(model, setting, e, note, ModelSetup.bytes(out));
+        String note = String.format(Locale.ROOT, "%.2f bits", r.averageStoredBits()) + (r.fallbacks() > 0 ? ", " + r.fallbacks() + " fallbacks" : "");
+        long bytes = ModelSetup.bytes(out);
+        try { // outputs are measured, not kept: rows reuse folders and the disk stays small
+            FileTrees.delete(plain);
+            FileTrees.delete(out);
+        } catch (java.io.IOException x) {
+            throw new java.io.UncheckedIOException(x);
+        }
+        FRONTIER.add(new Frontier.Point(model, setting, r.averageStoredBits(), e.overallKl().mean()));
+        table.add(model, setting, e, note, bytes);
+        FRONTIER.png(model, png(model));
         System.err.printf(Locale.ROOT, "%s: %s done in %.0f s (KL %.4f)%n", model, setting, (System.nanoTime() - t0) / 1e9, e.overallKl().mean());
     }
 

@@ -8,7 +8,7 @@ import java.util.Locale;
 
 /** Rows of evaluation results rendered as a Markdown table: perplexity per domain, mean KL, top-1, size. */
 final class ResultTable {
-    record Row(String model, String setting, EvalResult eval, String note, long bytes) {}
+    record Row(String model, String setting, EvalResult eval, String note, long bytes, String raw) {}
 
     private final List<Row> rows = new ArrayList<>();
     private final java.nio.file.Path file;
@@ -23,14 +23,26 @@ final class ResultTable {
     }
 
     void add(String model, String setting, EvalResult eval, String note, long bytes) {
-        rows.add(new Row(model, setting, eval, note, bytes));
+        rows.add(new Row(model, setting, eval, note, bytes, null));
         write();
+    }
+
+    /** A row measured by an earlier run, kept as its Markdown line ({@code | setting | ... |}). */
+    void addRaw(String model, String setting, String line) {
+        rows.add(new Row(model, setting, null, "", 0, line));
+    }
+
+    private java.util.function.Function<String, String> footer = m -> "";
+
+    /** Text written after each model's table on every write (e.g. a summary computed from its rows so far). */
+    void footer(java.util.function.Function<String, String> f) {
+        footer = f;
     }
 
     void write() {
         StringBuilder md = new StringBuilder(header);
         for (String m : models) {
-            md.append("## ").append(m).append("\n\n").append(markdown(m)).append('\n');
+            md.append("## ").append(m).append("\n\n").append(markdown(m)).append('\n').append(footer.apply(m));
         }
         try {
             java.nio.file.Files.createDirectories(file.toAbsolutePath().getParent());
@@ -58,6 +70,10 @@ final class ResultTable {
         domains.forEach(d -> b.append("---|"));
         b.append("---|---|---|---|\n");
         for (Row r : mine) {
+            if (r.raw() != null) {
+                b.append(r.raw()).append('\n');
+                continue;
+            }
             b.append("| ").append(r.setting()).append(" |");
             if (r.eval() == null) {
                 domains.forEach(d -> b.append(" - |"));
