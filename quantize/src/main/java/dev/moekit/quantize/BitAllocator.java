@@ -10,8 +10,9 @@ import java.util.function.Function;
 import java.util.function.ToLongBiFunction;
 
 /**
- * Plugin kind {@code bit-allocator}: gives every module that no {@link BitRule} fixed its bit width (the default
- * scheme's group size and symmetry, other bits). The planner applies the rules first and, when uniform expert bits are
+ * Plugin kind {@code bit-allocator}: gives every module that no {@link BitRule} fixed its scheme, one of the
+ * allocator's {@link #candidates} (by default the default scheme's group size and symmetry at the allocator's
+ * {@link #widths}). The planner applies the rules first and, when uniform expert bits are
  * required, checks afterwards that the routed experts of each layer share one scheme. Allocators that need neither
  * weights ({@link #readsWeights}) nor routing counts ({@link #needsCalibration}) are run on metadata alone when a
  * recipe is planned, so the planned output is exact. See {@code dev.moekit.quantize.alloc}.
@@ -33,6 +34,14 @@ public interface BitAllocator<P extends Record> extends Method<P> {
 
     /** The bit widths the allocator may choose with {@code params} around the default {@code scheme}. */
     List<Integer> widths(P params, QuantScheme scheme);
+
+    /**
+     * The schemes the allocator may choose, in increasing order of bits: by default {@code scheme} at each of
+     * {@link #widths}; an allocator that also chooses group sizes or symmetry overrides this.
+     */
+    default List<QuantScheme> candidates(P params, QuantScheme scheme) {
+        return widths(params, scheme).stream().map(scheme::withBits).toList();
+    }
 
     /** The average stored bits per quantized weight (scales, zero points and g_idx included) it stays within, if any. */
     default OptionalDouble averageBitsLimit(P params) {
@@ -57,7 +66,7 @@ public interface BitAllocator<P extends Record> extends Method<P> {
      *
      * @param free              modules to allocate, in checkpoint order
      * @param fixed             modules the rules fixed, with their schemes
-     * @param scheme            the default scheme (allocators change its bits only)
+     * @param scheme            the default scheme
      * @param uniformExpertBits whether the routed experts of a layer must share one scheme
      * @param usage             routed tokens per expert, when calibration counted them
      * @param weights           reads a module's weight, fp32 [rows, cols] (fails when planning from metadata)

@@ -75,6 +75,11 @@ public record BoundAllocator<P extends Record>(BitAllocator<P> allocator, P para
         return allocator.widths(params, scheme);
     }
 
+    /** {@link BitAllocator#candidates}. */
+    public List<QuantScheme> candidates(QuantScheme scheme) {
+        return allocator.candidates(params, scheme);
+    }
+
     public OptionalDouble averageBitsLimit() {
         return allocator.averageBitsLimit(params);
     }

@@ -60,6 +60,41 @@ public record QuantScheme(int bits, int groupSize, boolean symmetric) {
         return new QuantScheme(b, groupSize, symmetric);
     }
 
+    /**
+     * Parses the form {@link #toString()} writes, as recipes give candidate schemes: {@code int<bits>}, then optionally
+     * {@code /g<size>} or {@code /channel} (default {@code g128}) and {@code /sym} or {@code /asym} (default symmetric),
+     * e.g. {@code int2/g64/asym}, {@code int3}, {@code int4/channel}. Fails naming {@code key} and the text.
+     */
+    public static QuantScheme parse(String key, String text) {
+        String[] parts = text.trim().toLowerCase(java.util.Locale.ROOT).split("/");
+        String bad = key + ": '" + text + "' is not a scheme (expected e.g. int3, int2/g64/asym, int4/channel/sym)";
+        if (parts.length > 3 || !parts[0].matches("int[0-9]+")) {
+            throw new IllegalArgumentException(bad);
+        }
+        int bits = Integer.parseInt(parts[0].substring(3));
+        checkWidth(key, bits, false);
+        int group = 128;
+        boolean symmetric = true;
+        boolean groupSeen = false;
+        boolean symSeen = false;
+        for (int i = 1; i < parts.length; i++) {
+            String p = parts[i];
+            if (!groupSeen && !symSeen && (p.equals("channel") || p.matches("g[0-9]+"))) {
+                group = p.equals("channel") ? 0 : Integer.parseInt(p.substring(1));
+                groupSeen = true;
+            } else if (!symSeen && (p.equals("sym") || p.equals("asym"))) {
+                symmetric = p.equals("sym");
+                symSeen = true;
+            } else {
+                throw new IllegalArgumentException(bad);
+            }
+        }
+        if (groupSeen && group == 0 && parts[1].startsWith("g")) {
+            throw new IllegalArgumentException(key + ": '" + text + "': write a per-channel group as /channel, not /g0");
+        }
+        return new QuantScheme(bits, group, symmetric);
+    }
+
     @Override
     public String toString() {
         return "int" + bits + (groupSize == 0 ? "/channel" : "/g" + groupSize) + (symmetric ? "/sym" : "/asym");

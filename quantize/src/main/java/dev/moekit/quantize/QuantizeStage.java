@@ -99,6 +99,8 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
      * @param candidateBits     widths the solver may use (with {@code averageBits})
      * @param proxy             the solver's error proxy (with {@code averageBits}): {@code auto}/{@code output}
      *                          (measured on calibration), {@code imatrix}, {@code hessian}, {@code gptq}, {@code weight}
+     * @param candidateSchemes  whole schemes the solver may use instead of {@code candidateBits}, e.g.
+     *                          {@code int2/g64/asym} (with {@code averageBits})
      * @param quantmoe          QuantMoE-Bench heuristic instead of the solver: "high/low", e.g. "4/2"
      * @param mixture           llama.cpp-style per-role mixture ({@code MixtureAllocator}): the bits of attention V and
      *                          the FFN down projections in about half the layers, e.g. 6 with {@code bits: 4}
@@ -123,6 +125,7 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
             @Doc("budget solver: average stored bits per quantized weight (scales included), e.g. 3.0") Double averageBits,
             @Doc("bit widths the budget solver may use (with average_bits)") List<Integer> candidateBits,
             @Doc("budget solver's error proxy (with average_bits): auto/output (measured layer-output change, needs calibration), imatrix, hessian, gptq, or weight (no calibration)") String proxy,
+            @Doc("whole schemes the budget solver may use instead of candidate_bits, so it picks group size and symmetry too, e.g. [int2/g64/asym, int3/g128/sym, int4/g128/sym, int8/g128/sym] (with average_bits)") List<String> candidateSchemes,
             @Doc("QuantMoE-Bench heuristic instead of the solver: \"high/low\" bits, attention and shared experts high, e.g. \"4/2\"") String quantmoe,
             @Doc("llama.cpp-style per-role mixture: these bits for attention V and FFN down projections in about half the layers (use_more_bits), the default bits elsewhere, e.g. 6") Integer mixture,
             @Doc("one scheme for all routed experts of a layer, as fused MoE kernels need (default: on for packed formats)") Boolean uniformExpertBits,
@@ -168,6 +171,12 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
             if (candidateBits != null && averageBits == null) {
                 throw new IllegalArgumentException("candidate_bits are the budget solver's widths: give average_bits too");
             }
+            if (candidateSchemes != null && averageBits == null) {
+                throw new IllegalArgumentException("candidate_schemes are the budget solver's schemes: give average_bits too");
+            }
+            if (candidateSchemes != null && candidateBits != null) {
+                throw new IllegalArgumentException("give candidate_bits or candidate_schemes, not both");
+            }
             if (proxy != null && averageBits == null) {
                 throw new IllegalArgumentException("proxy is the budget solver's error proxy: give average_bits too");
             }
@@ -184,11 +193,15 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
             allExperts = mp.hasNonNull("all_experts") ? mp.get("all_experts").booleanValue() : null;
             clipSearch = mp.hasNonNull("clip_search") ? mp.get("clip_search").booleanValue() : null;
             importance = mp.hasNonNull("importance") ? mp.get("importance").booleanValue() : null;
-            BoundAllocator<?> ba = bindAllocation(averageBits, candidateBits, proxy, quantmoe, mixture);
-            if (averageBits != null) { // the solver's widths and proxy, defaults resolved
-                List<Integer> widths = new ArrayList<>();
-                ba.paramsJson().path("candidate_bits").forEach(n -> widths.add(n.intValue()));
-                candidateBits = List.copyOf(widths);
+            BoundAllocator<?> ba = bindAllocation(averageBits, candidateBits, candidateSchemes, proxy, quantmoe, mixture);
+            if (averageBits != null) { // the solver's candidates and proxy, defaults resolved
+                if (candidateSchemes == null) {
+                    List<Integer> widths = new ArrayList<>();
+                    ba.paramsJson().path("candidate_bits").forEach(n -> widths.add(n.intValue()));
+                    candidateBits = List.copyOf(widths);
+                } else {
+                    candidateSchemes = ba.candidates(new QuantScheme(bits, groupSize, symmetric)).stream().map(QuantScheme::toString).toList();
+                }
                 proxy = ba.paramsJson().path("proxy").asText();
             }
             quantmoe = quantmoe == null ? null : quantmoe.trim();
@@ -199,8 +212,11 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
                     checkFormatWidth("rules[" + i + "].bits", f, rules.get(i).bits());
                 }
             }
+            for (QuantScheme c : ba.candidates(new QuantScheme(bits, groupSize, symmetric))) {
+                bq.check(c);
+            }
             for (int b : ba.widths(new QuantScheme(bits, groupSize, symmetric))) {
-                checkFormatWidth(averageBits != null ? "candidate_bits" : quantmoe != null ? "quantmoe" : mixture != null ? "mixture" : "bits", f, b);
+                checkFormatWidth(averageBits != null ? candidateSchemes != null ? "candidate_schemes" : "candidate_bits" : quantmoe != null ? "quantmoe" : mixture != null ? "mixture" : "bits", f, b);
             }
         }
 
@@ -219,7 +235,7 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
 
         /** The bit allocator with its parameters. */
         public BoundAllocator<?> allocation() {
-            return bindAllocation(averageBits, candidateBits, proxy, quantmoe, mixture);
+            return bindAllocation(averageBits, candidateBits, candidateSchemes, proxy, quantmoe, mixture);
         }
     }
 
@@ -304,7 +320,8 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
      * The budget solver with {@code average_bits}, the QuantMoE heuristic with {@code quantmoe}, the per-role mixture
      * with {@code mixture}, else uniform bits.
      */
-    private static BoundAllocator<?> bindAllocation(Double averageBits, List<Integer> candidateBits, String proxy, String quantmoe, Integer mixture) {
+    private static BoundAllocator<?> bindAllocation(Double averageBits, List<Integer> candidateBits, List<String> candidateSchemes, String proxy,
+                                                    String quantmoe, Integer mixture) {
         if (mixture != null) {
             return BoundAllocator.of("mixture", Json.PRETTY.createObjectNode().put("high", mixture));
         }
@@ -315,6 +332,9 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
             }
             if (candidateBits != null) {
                 candidateBits.forEach(p.putArray("candidate_bits")::add);
+            }
+            if (candidateSchemes != null) {
+                candidateSchemes.forEach(p.putArray("candidate_schemes")::add);
             }
             return BoundAllocator.of("budget", p);
         }

@@ -10,22 +10,22 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Measured sensitivity of every quantizable module to each candidate bit width: the estimated contribution of the
+ * Measured sensitivity of every quantizable module to each candidate scheme (bit width, group size, symmetry): the estimated contribution of the
  * module's quantization error to the model's output error, in the units of {@code E||dW x||^2} per calibration token
  * (see {@link SensitivityProbe} for how each {@link Proxy} measures it), routed experts already weighted by their
  * usage {@code (tokens routed / tokens) * E[gate^2]}. The budget allocator sums these over an allocation unit and
  * solves its knapsack on them.
  *
  * @param proxy      the proxy the errors were measured with
- * @param widths     candidate bit widths, increasing; {@code errors} are in this order
- * @param errors     module name -> estimated error at each width
+ * @param schemes    candidate schemes; {@code errors} are in this order
+ * @param errors     module name -> estimated error at each scheme
  * @param weights    module name -> the usage weight applied (1 for modules every token passes through)
  * @param unmeasured modules no calibration input reached (their error is the weight error times the mean input second
  *                   moment of the measured modules)
  * @param tokens     calibration tokens (real, padding excluded)
  * @param usage      routed tokens per expert, real routing
  */
-public record Sensitivity(Proxy proxy, List<Integer> widths, Map<String, double[]> errors, Map<String, Double> weights,
+public record Sensitivity(Proxy proxy, List<QuantScheme> schemes, Map<String, double[]> errors, Map<String, Double> weights,
                           Set<String> unmeasured, long tokens, ExpertUsage usage) {
     /** How a module's error at b bits is estimated. */
     public enum Proxy {
@@ -61,26 +61,36 @@ public record Sensitivity(Proxy proxy, List<Integer> widths, Map<String, double[
     }
 
     public Sensitivity {
-        widths = List.copyOf(widths);
+        schemes = List.copyOf(schemes);
         errors = Collections.unmodifiableMap(new LinkedHashMap<>(errors));
         weights = Collections.unmodifiableMap(new LinkedHashMap<>(weights));
         unmeasured = Set.copyOf(unmeasured);
         for (var e : errors.entrySet()) {
-            if (e.getValue().length != widths.size()) {
-                throw new IllegalArgumentException(e.getKey() + ": " + e.getValue().length + " errors for " + widths.size() + " widths");
+            if (e.getValue().length != schemes.size()) {
+                throw new IllegalArgumentException(e.getKey() + ": " + e.getValue().length + " errors for " + schemes.size() + " schemes");
             }
         }
     }
 
-    /** The estimated error of {@code module} at {@code bits}; fails naming the module when it was not measured. */
-    public double error(String module, int bits) {
+    /** The estimated error of {@code module} quantized by {@code scheme}; fails naming the module when it was not measured. */
+    public double error(String module, QuantScheme scheme) {
         double[] e = errors.get(module);
-        int i = widths.indexOf(bits);
+        int i = schemes.indexOf(scheme);
         if (e == null || i < 0) {
-            throw new IllegalArgumentException("sensitivity (" + proxy.key() + ") has no error for " + module + " at " + bits + " bits"
-                    + (e == null ? " (module not measured)" : "; measured widths " + widths));
+            throw new IllegalArgumentException("sensitivity (" + proxy.key() + ") has no error for " + module + " at " + scheme
+                    + (e == null ? " (module not measured)" : "; measured schemes " + schemes));
         }
         return e[i];
+    }
+
+    /** The estimated error of {@code module} at the one measured scheme of {@code bits} bits. */
+    public double error(String module, int bits) {
+        List<QuantScheme> at = schemes.stream().filter(s -> s.bits() == bits).toList();
+        if (at.size() != 1) {
+            throw new IllegalArgumentException("sensitivity (" + proxy.key() + ") has " + at.size() + " schemes of " + bits + " bits for "
+                    + module + "; measured schemes " + schemes);
+        }
+        return error(module, at.get(0));
     }
 
     /** Summary for reports: proxy, tokens, unmeasured modules and the usage weights of routed experts. */
@@ -88,7 +98,7 @@ public record Sensitivity(Proxy proxy, List<Integer> widths, Map<String, double[
         ObjectNode o = Json.PRETTY.createObjectNode();
         o.put("proxy", proxy.key());
         o.put("tokens", tokens);
-        widths.forEach(o.putArray("widths")::add);
+        schemes.forEach(s -> o.withArray("schemes").add(s.toString()));
         unmeasured.stream().sorted().forEach(o.putArray("unmeasured")::add);
         return o;
     }

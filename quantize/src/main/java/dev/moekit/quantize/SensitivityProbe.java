@@ -82,7 +82,7 @@ public final class SensitivityProbe {
 
     /**
      * The sensitivity {@code opts}' allocator asks for ({@link BoundAllocator#sensitivityProxy}), measured at its
-     * widths; empty when it asks for none.
+     * candidate schemes; empty when it asks for none.
      */
     public static java.util.Optional<Sensitivity> forAllocation(Checkpoint in, QuantOptions opts, CalibrationOptions calibration,
                                                                 RuntimeOptions runtime, Progress progress) {
@@ -90,15 +90,15 @@ public final class SensitivityProbe {
         if (proxy.isEmpty()) {
             return java.util.Optional.empty();
         }
-        return java.util.Optional.of(measure(in, opts, opts.allocation().widths(opts.scheme()), resolve(proxy.get(), opts.method()),
+        return java.util.Optional.of(measure(in, opts, opts.allocation().candidates(opts.scheme()), resolve(proxy.get(), opts.method()),
                 calibration, runtime, progress));
     }
 
     /**
-     * Measures the modules {@code opts} selects at {@code widths} with {@code proxy} (not {@link Proxy#WEIGHT}, which
+     * Measures the modules {@code opts} selects at each of {@code schemes} with {@code proxy} (not {@link Proxy#WEIGHT}, which
      * needs no calibration).
      */
-    public static Sensitivity measure(Checkpoint in, QuantOptions opts, List<Integer> widths, Proxy proxy, CalibrationOptions calibration,
+    public static Sensitivity measure(Checkpoint in, QuantOptions opts, List<QuantScheme> schemes, Proxy proxy, CalibrationOptions calibration,
                                       RuntimeOptions runtime, Progress progress) {
         if (proxy == Proxy.WEIGHT) {
             throw new IllegalArgumentException("the weight proxy is computed from the weights alone; nothing to measure");
@@ -113,7 +113,7 @@ public final class SensitivityProbe {
         boolean gptqExperts = proxy == Proxy.OUTPUT && opts.method().needsCalibration()
                 && (calibration.allExperts() || opts.method().calibratesAllExperts());
         try (CausalLm model = CausalLm.of(in, spec, runtime);
-             Observer obs = new Observer(in, opts, selected, widths, proxy, la, gptqExperts);
+             Observer obs = new Observer(in, opts, selected, schemes, proxy, la, gptqExperts);
              Pass pass = model.begin(batches)) {
             for (int l = 0; l < spec.layers(); l++) {
                 LayerWeights w = pass.layer();
@@ -166,7 +166,7 @@ public final class SensitivityProbe {
         private final Checkpoint in;
         private final QuantOptions opts;
         private final List<LinearModule> modules;
-        private final List<Integer> widths;
+        private final List<QuantScheme> schemes;
         private final Proxy proxy;
         private final Linalg la;
         private final Set<Role> inputs = new LinkedHashSet<>();
@@ -205,13 +205,13 @@ public final class SensitivityProbe {
             }
         }
 
-        Observer(Checkpoint in, QuantOptions opts, List<LinearModule> modules, List<Integer> widths, Proxy proxy, Linalg la,
+        Observer(Checkpoint in, QuantOptions opts, List<LinearModule> modules, List<QuantScheme> schemes, Proxy proxy, Linalg la,
                  boolean gptqExperts) {
             this.gptqExperts = gptqExperts;
             this.in = in;
             this.opts = opts;
             this.modules = modules;
-            this.widths = List.copyOf(widths);
+            this.schemes = List.copyOf(schemes);
             this.proxy = proxy;
             this.la = la;
             modules.forEach(m -> inputs.add(CalibratedGptq.inputRole(m.role())));
@@ -373,11 +373,11 @@ public final class SensitivityProbe {
             float[] w = Weights.read(in, m);
             Input s = stats.get(key(m.layer(), m.expert(), CalibratedGptq.inputRole(m.role())));
             double weight = usageWeight(m);
-            double[] err = new double[widths.size()];
+            double[] err = new double[schemes.size()];
             if (s == null || s.rows == 0) {
                 if (m.role().kind() != Role.Kind.ROUTED_EXPERT) { // no input observed: scored from the weights, scaled later
-                    for (int c = 0; c < widths.size(); c++) {
-                        err[c] = squaredError(w, Rtn.quantize(w, m.rows(), m.cols(), opts.scheme().withBits(widths.get(c)), DType.F32).dequantize());
+                    for (int c = 0; c < schemes.size(); c++) {
+                        err[c] = squaredError(w, Rtn.quantize(w, m.rows(), m.cols(), schemes.get(c), DType.F32).dequantize());
                     }
                     unmeasured.put(m.module(), err);
                     weights.put(m.module(), 1.0);
@@ -395,8 +395,8 @@ public final class SensitivityProbe {
             }
             momentCount += moment.length;
             float[] h = proxy == Proxy.IMATRIX ? null : s.hessian.matrix(); // 2/N X^T X
-            for (int c = 0; c < widths.size(); c++) {
-                QuantScheme scheme = opts.scheme().withBits(widths.get(c));
+            for (int c = 0; c < schemes.size(); c++) {
+                QuantScheme scheme = schemes.get(c);
                 float[] q = proxy == Proxy.GPTQ || !opts.method().needsCalibration()
                         ? opts.method().quantize(new WeightQuantizer.Input(m, w, scheme, s.hessian, DType.F32, la)).quantized().dequantize()
                         : Rtn.quantize(w, m.rows(), m.cols(), scheme, DType.F32).dequantize();
@@ -452,9 +452,9 @@ public final class SensitivityProbe {
                     original.add(lw.floats(m.role(), m.expert()));
                     source.add(Weights.read(in, m));
                 }
-                double[] err = new double[widths.size()];
-                for (int c = 0; c < widths.size(); c++) {
-                    QuantScheme scheme = opts.scheme().withBits(widths.get(c));
+                double[] err = new double[schemes.size()];
+                for (int c = 0; c < schemes.size(); c++) {
+                    QuantScheme scheme = schemes.get(c);
                     for (int i = 0; i < unit.size(); i++) {
                         LinearModule m = unit.get(i);
                         lw.replace(m.role(), m.expert(), quantized(m, source.get(i), scheme));
@@ -548,14 +548,14 @@ public final class SensitivityProbe {
                 }
                 all.put(m.module(), e);
             }
-            return new Sensitivity(proxy, widths, all, weights, unmeasured.keySet(), tokens, usage);
+            return new Sensitivity(proxy, schemes, all, weights, unmeasured.keySet(), tokens, usage);
         }
 
         private void measureUnobserved(LinearModule m) {
             float[] w = Weights.read(in, m);
-            double[] err = new double[widths.size()];
-            for (int c = 0; c < widths.size(); c++) {
-                err[c] = squaredError(w, Rtn.quantize(w, m.rows(), m.cols(), opts.scheme().withBits(widths.get(c)), DType.F32).dequantize());
+            double[] err = new double[schemes.size()];
+            for (int c = 0; c < schemes.size(); c++) {
+                err[c] = squaredError(w, Rtn.quantize(w, m.rows(), m.cols(), schemes.get(c), DType.F32).dequantize());
             }
             unmeasured.put(m.module(), err);
             weights.put(m.module(), 1.0);

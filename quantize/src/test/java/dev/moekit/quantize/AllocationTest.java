@@ -54,6 +54,57 @@ class AllocationTest {
     }
 
     /**
+     * Candidate schemes are a superset of candidate widths: on mixtral-tiny, at the same 3.0-bit budget, the solver
+     * choosing among whole schemes (the four default-scheme widths plus asymmetric and smaller groups) reaches an
+     * estimated error (the weight proxy it minimises, recomputed here from the plan) no larger than the widths-only
+     * solver, within budget, and uses schemes other than the default's group and symmetry where they pay.
+     */
+    @Test
+    void candidateSchemesNeverDoWorseThanCandidateWidthsAtTheSameBudget() {
+        List<String> schemes = List.of("int2/g128/sym", "int3/g128/sym", "int4/g128/sym", "int8/g128/sym", "int2/g32/asym", "int2/g64/asym",
+                "int3/g64/asym", "int3/channel/sym", "int4/g32/asym");
+        QuantOptions base = QuantOptions.defaults("compressed-tensors").withUniformExpertBits(true);
+        QuantOptions widths = base.withAllocation(BoundAllocator.of("budget", new BudgetAllocator.Parameters(3.0, List.of(2, 3, 4, 8), "weight")));
+        QuantOptions whole = base.withAllocation(BoundAllocator.of("budget", new BudgetAllocator.Parameters(3.0, null, "weight", schemes)));
+        try (Checkpoint in = Checkpoint.open(TestWeights.MIXTRAL)) {
+            Map<LinearModule, QuantScheme> pw = Quantizer.plan(in, widths, null);
+            Map<LinearModule, QuantScheme> ps = Quantizer.plan(in, whole, null);
+            double ew = weightError(in, pw);
+            double es = weightError(in, ps);
+            double bs = storedBits(ps, whole, in);
+            System.out.printf("mixtral-tiny weight proxy at 3.0 bits: widths %.4g (%.3f bits), schemes %.4g (%.3f bits)%n", ew, storedBits(pw, widths, in), es, bs);
+            assertTrue(bs <= 3.0 + 1e-9, "within budget: " + bs);
+            assertTrue(es <= ew * 1.001, "a superset of candidates: " + es + " vs " + ew);
+            assertTrue(es < ew * 0.95, "the extra schemes pay on this model: " + es + " vs " + ew);
+            assertTrue(ps.values().stream().anyMatch(s -> !s.symmetric() || s.groupSize() != 128), "schemes beyond the default's: " + new HashSet<>(ps.values()));
+        }
+    }
+
+    private static double weightError(Checkpoint in, Map<LinearModule, QuantScheme> plan) {
+        double e = 0;
+        for (var m : plan.entrySet()) {
+            LinearModule lm = m.getKey();
+            float[] w = Weights.read(in, lm);
+            float[] q = dev.moekit.quantize.method.Rtn.quantize(w, lm.rows(), lm.cols(), m.getValue(), dev.moekit.toolkit.io.DType.F32).dequantize();
+            for (int i = 0; i < w.length; i++) {
+                e += (w[i] - q[i]) * (double) (w[i] - q[i]);
+            }
+        }
+        return e;
+    }
+
+    private static double storedBits(Map<LinearModule, QuantScheme> plan, QuantOptions o, Checkpoint in) {
+        long params = 0;
+        long bits = 0;
+        var dtype = dev.moekit.toolkit.model.ModelSpec.of(in).dtype();
+        for (var m : plan.entrySet()) {
+            params += m.getKey().params();
+            bits += o.format().storedBits(m.getKey(), m.getValue(), false, dtype);
+        }
+        return (double) bits / params;
+    }
+
+    /**
      * The acceptance in small: on mixtral-tiny, RTN with the solver's measured allocation at 3.0 stored bits is closer
      * to the original (mean KL on held-out test text) than uniform RTN int3 at 3.13 bits, and than the solver on the
      * old weight proxy at the same 3.0 bits.

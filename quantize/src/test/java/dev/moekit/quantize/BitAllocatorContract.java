@@ -21,8 +21,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The contract of every registered {@link BitAllocator}: the method contract, plus on mixtral-tiny (written as
- * compressed-tensors) every selected module gets a scheme, with one of the allocator's widths and the default group
- * size and symmetry; rule-fixed modules keep their bits; the average stored bits stay within the allocator's limit;
+ * compressed-tensors) every selected module gets one of the allocator's candidate schemes (by default its widths at
+ * the default group size and symmetry); rule-fixed modules keep their bits; the average stored bits stay within the allocator's limit;
  * uniform expert bits hold when required (or the allocator's per-expert choice is refused naming it); and an allocator
  * that needs neither weights nor routing counts plans the same from metadata alone.
  */
@@ -40,15 +40,14 @@ public abstract class BitAllocatorContract extends MethodContract<BitAllocator<?
      * Calibration for allocators that use it: expert e of every layer got 100 * (e + 1) tokens, and a sensitivity whose
      * error at b bits is the module's RTN weight error (a stand-in for a measured one, enough for the contract).
      */
-    private static CalibrationSource calibration(Checkpoint in, ModelSpec spec) {
+    private static CalibrationSource calibration(Checkpoint in, ModelSpec spec, List<QuantScheme> schemes) {
         ExpertUsage usage = usage(spec).usage().orElseThrow();
-        List<Integer> widths = List.of(2, 3, 4, 8);
         Map<String, double[]> errors = new HashMap<>();
         for (LinearModule m : ModuleCatalog.of(in, spec).linears()) {
             float[] w = Weights.read(in, m);
-            double[] e = new double[widths.size()];
+            double[] e = new double[schemes.size()];
             for (int c = 0; c < e.length; c++) {
-                float[] q = dev.moekit.quantize.method.Rtn.quantize(w, m.rows(), m.cols(), new QuantScheme(widths.get(c), 128, true),
+                float[] q = dev.moekit.quantize.method.Rtn.quantize(w, m.rows(), m.cols(), schemes.get(c),
                         dev.moekit.toolkit.io.DType.F32).dequantize();
                 for (int i = 0; i < w.length; i++) {
                     e[c] += (w[i] - q[i]) * (double) (w[i] - q[i]);
@@ -56,7 +55,7 @@ public abstract class BitAllocatorContract extends MethodContract<BitAllocator<?
             }
             errors.put(m.module(), e);
         }
-        Sensitivity s = new Sensitivity(Sensitivity.Proxy.HESSIAN, widths, errors, Map.of(), java.util.Set.of(), 0, usage);
+        Sensitivity s = new Sensitivity(Sensitivity.Proxy.HESSIAN, schemes, errors, Map.of(), java.util.Set.of(), 0, usage);
         return CalibrationSource.sensitivityOnly(s);
     }
 
@@ -80,7 +79,8 @@ public abstract class BitAllocatorContract extends MethodContract<BitAllocator<?
         List<BitRule> attention8 = List.of(new BitRule(Selector.of("kind:attention"), 8));
         try (Checkpoint in = Checkpoint.open(TestWeights.MIXTRAL)) {
             ModelSpec spec = ModelSpec.of(in);
-            CalibrationSource src = b.needsCalibration() ? calibration(in, spec) : null;
+            QuantScheme scheme = QuantOptions.defaults("compressed-tensors").scheme();
+            CalibrationSource src = b.needsCalibration() ? calibration(in, spec, b.candidates(scheme)) : null;
             int expected = spec.layers() * (4 + 3 * spec.layer(0).experts());
             for (boolean uniform : new boolean[] {true, false}) {
                 for (List<BitRule> rules : List.of(List.<BitRule>of(), attention8)) {
@@ -93,28 +93,26 @@ public abstract class BitAllocatorContract extends MethodContract<BitAllocator<?
                         continue;
                     }
                     assertEquals(expected, plan.size(), a.name() + ": every selected module is planned");
-                    List<Integer> widths = b.widths(o.scheme());
+                    List<QuantScheme> candidates = b.candidates(o.scheme());
                     long params = 0;
                     long stored = 0;
-                    Map<Integer, Set<Integer>> expertBits = new HashMap<>();
+                    Map<Integer, Set<QuantScheme>> expertSchemes = new HashMap<>();
                     for (var e : plan.entrySet()) {
                         LinearModule m = e.getKey();
                         QuantScheme s = e.getValue();
-                        assertEquals(o.scheme().groupSize(), s.groupSize());
-                        assertEquals(o.scheme().symmetric(), s.symmetric());
                         if (!rules.isEmpty() && m.role().kind() == Role.Kind.ATTENTION) {
-                            assertEquals(8, s.bits(), "rules come first: " + m.module());
+                            assertEquals(o.scheme().withBits(8), s, "rules come first: " + m.module());
                         } else {
-                            assertTrue(widths.contains(s.bits()), a.name() + " chose " + s.bits() + " bits, not among " + widths);
+                            assertTrue(candidates.contains(s), a.name() + " chose " + s + ", not among " + candidates);
                         }
                         if (m.role().kind() == Role.Kind.ROUTED_EXPERT) {
-                            expertBits.computeIfAbsent(m.layer(), k -> new HashSet<>()).add(s.bits());
+                            expertSchemes.computeIfAbsent(m.layer(), k -> new HashSet<>()).add(s);
                         }
                         params += m.params();
                         stored += o.format().storedBits(m, s, false, spec.dtype());
                     }
                     if (uniform) {
-                        expertBits.values().forEach(x -> assertEquals(1, x.size(), "one width per layer's experts"));
+                        expertSchemes.values().forEach(x -> assertEquals(1, x.size(), "one scheme per layer's experts"));
                     }
                     OptionalDouble limit = b.averageBitsLimit();
                     double avg = (double) stored / params;

@@ -173,6 +173,23 @@ class QuantizeStageTest {
         assertMessage("{\"average_bits\": 3, \"candidate_bits\": [2, 9]}", "candidate_bits", "9");
     }
 
+    @Test
+    void candidateSchemesBindResolvedAndAreChecked() throws Exception {
+        QuantizeStage.Parameters p = bind("{\"average_bits\": 3, \"candidate_schemes\": [\"int4\", \"INT2/g64/asym\", \"int3/channel\"]}");
+        assertEquals(List.of("int2/g64/asym", "int3/channel/sym", "int4/g128/sym"), p.candidateSchemes(), "parsed, sorted by bits, written in full");
+        assertEquals(null, p.candidateBits(), "the schemes replace candidate_bits");
+        assertEquals(p, STAGE.bind(Params.toJson(p)));
+        assertEquals(List.of(new QuantScheme(2, 64, false), new QuantScheme(3, 0, true), new QuantScheme(4, 128, true)),
+                p.allocation().candidates(new QuantScheme(4, 128, true)));
+        assertMessage("{\"candidate_schemes\": [\"int2\"]}", "candidate_schemes", "average_bits");
+        assertMessage("{\"average_bits\": 3, \"candidate_schemes\": [\"int3\", \"int2/g64/asim\"]}", "candidate_schemes[1]", "int2/g64/asym");
+        assertMessage("{\"average_bits\": 3, \"candidate_schemes\": [\"int9\"]}", "candidate_schemes[0]", "9");
+        assertMessage("{\"average_bits\": 3, \"candidate_schemes\": [\"int2\"], \"candidate_bits\": [2]}", "not both");
+        assertMessage("{\"format\": \"gptq\", \"average_bits\": 3, \"candidate_schemes\": [\"int2\", \"int5/g64\"]}", "candidate_schemes", "5");
+        assertMessage("{\"method\": \"gptq\", \"average_bits\": 3, \"candidate_schemes\": [\"int2/g96\"]}", "block size", "96");
+        assertMessage("{\"average_bits\": 3, \"candidate_schemes\": []}", "candidate_schemes", "at least one");
+    }
+
     private static void assertMessage(String json, String... parts) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> bind(json), json);
         for (String part : parts) {

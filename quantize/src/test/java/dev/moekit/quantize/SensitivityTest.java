@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 /** The measured sensitivity on mixtral-tiny's real activations, against the old weight-error proxy. */
 class SensitivityTest {
     static final Path DATA = TestWeights.MIXTRAL.getParent().resolveSibling("data");
-    static final List<Integer> WIDTHS = List.of(2, 3);
+    static final List<QuantScheme> WIDTHS = List.of(new QuantScheme(2, 128, true), new QuantScheme(3, 128, true));
     static Sensitivity output;
 
     @BeforeAll

@@ -26,18 +26,29 @@ import java.util.OptionalDouble;
  * weighted per routed expert by its routed-token share relative to the layer's mean when routing counts are given;
  * it ranks modules in the wrong order on the reference models (docs/results/quantization.md) and is kept only as an
  * option. With uniform expert bits the routed experts of a layer are one allocation unit.
+ *
+ * <p>The candidates are the default scheme at each of {@code candidate_bits}, or, with {@code candidate_schemes},
+ * whole schemes (e.g. {@code int2/g64/asym}, {@code int3/g128/sym}): then the solver also picks each unit's group size
+ * and symmetry, paying their scale and zero-point bits, as llama.cpp's k-quant mixtures do by tensor type.
  */
 public final class BudgetAllocator implements BitAllocator<BudgetAllocator.Parameters> {
     /**
      * @param averageBits   target average stored bits per quantized weight, e.g. 3.0 or 2.5
-     * @param candidateBits bit widths the solver may use
+     * @param candidateBits    bit widths the solver may use (at the default scheme's group size and symmetry)
+     * @param proxy            the error proxy
+     * @param candidateSchemes whole schemes the solver may use instead, as {@link QuantScheme#parse} reads them
      */
     public record Parameters(@Doc("target average stored bits per quantized weight (scales, zero points, g_idx included), e.g. 3.0") Double averageBits,
                              @Doc("bit widths the solver may use, each 2 to 8") List<Integer> candidateBits,
-                             @Doc("error proxy: output (default; auto = output): the measured change of the layer output when only the unit is quantized by the method; imatrix, hessian, gptq: activation-weighted weight errors; weight: ||W - Q||^2 without calibration") String proxy) {
+                             @Doc("error proxy: output (default; auto = output): the measured change of the layer output when only the unit is quantized by the method; imatrix, hessian, gptq: activation-weighted weight errors; weight: ||W - Q||^2 without calibration") String proxy,
+                             @Doc("whole schemes the solver may use instead of candidate_bits, e.g. [int2/g64/asym, int3/g128/sym, int4/g128/sym, int8/g128/sym]; it then picks group size and symmetry too") List<String> candidateSchemes) {
         /** The default proxy ({@code auto}). */
         public Parameters(Double averageBits, List<Integer> candidateBits) {
-            this(averageBits, candidateBits, null);
+            this(averageBits, candidateBits, null, null);
+        }
+
+        public Parameters(Double averageBits, List<Integer> candidateBits, String proxy) {
+            this(averageBits, candidateBits, proxy, null);
         }
 
         public Parameters {
@@ -58,6 +69,25 @@ public final class BudgetAllocator implements BitAllocator<BudgetAllocator.Param
             for (int b : candidateBits) {
                 QuantScheme.checkWidth("candidate_bits", b, false);
             }
+            if (candidateSchemes != null) {
+                if (candidateSchemes.isEmpty()) {
+                    throw new IllegalArgumentException("candidate_schemes needs at least one scheme");
+                }
+                candidateSchemes = schemes(candidateSchemes).stream().map(QuantScheme::toString).toList();
+            }
+        }
+
+        /** {@code candidate_schemes} parsed, sorted by bits, duplicates dropped. */
+        private static List<QuantScheme> schemes(List<String> texts) {
+            List<QuantScheme> out = new ArrayList<>();
+            for (int i = 0; i < texts.size(); i++) {
+                QuantScheme s = QuantScheme.parse("candidate_schemes[" + i + "]", texts.get(i));
+                if (!out.contains(s)) {
+                    out.add(s);
+                }
+            }
+            out.sort(java.util.Comparator.comparingInt(QuantScheme::bits));
+            return out;
         }
     }
 
@@ -99,7 +129,13 @@ public final class BudgetAllocator implements BitAllocator<BudgetAllocator.Param
 
     @Override
     public List<Integer> widths(Parameters p, QuantScheme scheme) {
-        return p.candidateBits().stream().sorted().distinct().toList();
+        return candidates(p, scheme).stream().map(QuantScheme::bits).distinct().toList();
+    }
+
+    @Override
+    public List<QuantScheme> candidates(Parameters p, QuantScheme scheme) {
+        return p.candidateSchemes() != null ? Parameters.schemes(p.candidateSchemes())
+                : p.candidateBits().stream().sorted().distinct().map(scheme::withBits).toList();
     }
 
     @Override
@@ -114,7 +150,7 @@ public final class BudgetAllocator implements BitAllocator<BudgetAllocator.Param
 
     @Override
     public Map<LinearModule, QuantScheme> allocate(Parameters b, Input in) {
-        List<Integer> cands = widths(b, in.scheme());
+        List<QuantScheme> cands = candidates(b, in.scheme());
         long params = in.free().stream().mapToLong(LinearModule::params).sum() + in.fixed().keySet().stream().mapToLong(LinearModule::params).sum();
         long fixedBits = in.fixed().entrySet().stream().mapToLong(e -> in.storedBits().applyAsLong(e.getKey(), e.getValue())).sum();
         long budget = (long) Math.floor(b.averageBits() * params) - fixedBits;
@@ -123,14 +159,14 @@ public final class BudgetAllocator implements BitAllocator<BudgetAllocator.Param
         int[] choice = BudgetSolver.solve(su, budget);
         Map<LinearModule, QuantScheme> out = new LinkedHashMap<>();
         for (int u = 0; u < units.size(); u++) {
-            QuantScheme s = in.scheme().withBits(cands.get(choice[u]));
+            QuantScheme s = cands.get(choice[u]);
             units.get(u).forEach(m -> out.put(m, s));
         }
         return out;
     }
 
     /** Units scored by the measured sensitivity. */
-    private static List<BudgetSolver.Unit> measured(Parameters b, List<List<LinearModule>> units, List<Integer> cands, Input in) {
+    private static List<BudgetSolver.Unit> measured(Parameters b, List<List<LinearModule>> units, List<QuantScheme> cands, Input in) {
         Sensitivity sens = in.sensitivity().orElseThrow(() -> new IllegalArgumentException("the budget solver's proxy '" + b.proxy()
                 + "' is measured on calibration data, and none was given (give calibration, or proxy: weight for the calibration-free proxy)"));
         if (!b.proxy().equals("auto") && !b.proxy().equals(sens.proxy().key())) {
@@ -144,7 +180,7 @@ public final class BudgetAllocator implements BitAllocator<BudgetAllocator.Param
             for (LinearModule m : unit) {
                 for (int c = 0; c < cands.size(); c++) {
                     err[c] += sens.error(m.module(), cands.get(c));
-                    bits[c] += in.storedBits().applyAsLong(m, in.scheme().withBits(cands.get(c)));
+                    bits[c] += in.storedBits().applyAsLong(m, cands.get(c));
                 }
             }
             su.add(new BudgetSolver.Unit(err, bits));
@@ -153,7 +189,7 @@ public final class BudgetAllocator implements BitAllocator<BudgetAllocator.Param
     }
 
     /** Units scored by {@code ||W - RTN_b(W)||^2}, routed experts weighted by their relative usage when known. */
-    private static List<BudgetSolver.Unit> weightProxy(List<List<LinearModule>> units, List<Integer> cands, Input in) {
+    private static List<BudgetSolver.Unit> weightProxy(List<List<LinearModule>> units, List<QuantScheme> cands, Input in) {
         List<BudgetSolver.Unit> su = new ArrayList<>();
         for (List<LinearModule> unit : units) {
             double[] err = new double[cands.size()];
@@ -162,7 +198,7 @@ public final class BudgetAllocator implements BitAllocator<BudgetAllocator.Param
                 float[] w = in.weights().apply(m);
                 double weight = m.role().kind() == Role.Kind.ROUTED_EXPERT && in.usage().isPresent() ? in.usage().get().relative(m.layer(), m.expert()) : 1.0;
                 for (int c = 0; c < cands.size(); c++) {
-                    QuantScheme s = in.scheme().withBits(cands.get(c));
+                    QuantScheme s = cands.get(c);
                     err[c] += weight * squaredError(w, Rtn.quantize(w, m.rows(), m.cols(), s, DType.F32).dequantize());
                     bits[c] += in.storedBits().applyAsLong(m, s);
                 }

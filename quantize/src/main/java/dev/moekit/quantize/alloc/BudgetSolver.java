@@ -18,7 +18,7 @@ final class BudgetSolver {
      * One allocation unit.
      *
      * @param errors estimated error at each candidate (same order as {@code bits})
-     * @param bits   stored bits at each candidate, increasing
+     * @param bits   stored bits at each candidate (any order)
      */
     record Unit(double[] errors, long[] bits) {
         Unit {
@@ -33,9 +33,12 @@ final class BudgetSolver {
 
     /** Candidate index per unit, with total stored bits at most {@code budgetBits}. */
     static int[] solve(List<Unit> units, long budgetBits) {
+        int n = units.size();
+        long[] base = new long[n]; // each unit's cheapest candidate
         long used = 0;
-        for (Unit u : units) {
-            used += u.bits()[0];
+        for (int u = 0; u < n; u++) {
+            base[u] = java.util.Arrays.stream(units.get(u).bits()).min().orElseThrow();
+            used += base[u];
         }
         if (used > budgetBits) {
             throw new IllegalArgumentException("bit budget of " + budgetBits + " bits is below the smallest allocation ("
@@ -44,7 +47,6 @@ final class BudgetSolver {
         long room = budgetBits - used;
         long grain = Math.max(1, (room + CELLS - 1) / CELLS);
         int cap = (int) (room / grain);
-        int n = units.size();
         double[] best = new double[cap + 1];      // least error of the units so far within c cells (java.util: zeros)
         byte[][] pick = new byte[n][cap + 1];
         for (int u = 0; u < n; u++) {
@@ -52,7 +54,7 @@ final class BudgetSolver {
             int k = unit.bits().length;
             long[] cost = new long[k];
             for (int c = 0; c < k; c++) {
-                long extra = unit.bits()[c] - unit.bits()[0];
+                long extra = unit.bits()[c] - base[u];
                 cost[c] = extra <= 0 ? 0 : (extra + grain - 1) / grain;
             }
             double[] next = new double[cap + 1];
@@ -78,7 +80,7 @@ final class BudgetSolver {
         for (int u = n - 1; u >= 0; u--) {
             int j = pick[u][c];
             choice[u] = j;
-            long extra = units.get(u).bits()[j] - units.get(u).bits()[0];
+            long extra = units.get(u).bits()[j] - base[u];
             c -= (int) (extra <= 0 ? 0 : (extra + grain - 1) / grain);
         }
         return choice;

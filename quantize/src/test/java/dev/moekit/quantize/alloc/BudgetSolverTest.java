@@ -55,4 +55,51 @@ class BudgetSolverTest {
         }
         assertThrows(IllegalArgumentException.class, () -> BudgetSolver.solve(List.of(new BudgetSolver.Unit(new double[] {1}, new long[] {10})), 9));
     }
+
+    /** Candidates in any order (whole schemes: the cheapest need not come first) still give the brute-force optimum. */
+    @Test
+    void candidatesInAnyOrderGiveTheOptimumWithinBudget() {
+        Random r = new Random(11);
+        for (int trial = 0; trial < 100; trial++) {
+            List<BudgetSolver.Unit> units = new ArrayList<>();
+            for (int u = 0; u < 3; u++) {
+                int k = 5;
+                double[] e = new double[k];
+                long[] bits = new long[k];
+                for (int c = 0; c < k; c++) {
+                    bits[c] = 200 + r.nextInt(800);
+                    e[c] = r.nextDouble();
+                }
+                units.add(new BudgetSolver.Unit(e, bits));
+            }
+            long min = units.stream().mapToLong(x -> java.util.Arrays.stream(x.bits()).min().orElseThrow()).sum();
+            long budget = min + r.nextInt(1500);
+            int[] pick = BudgetSolver.solve(units, budget);
+            double best = Double.MAX_VALUE;
+            for (int a = 0; a < 5; a++) {
+                for (int b = 0; b < 5; b++) {
+                    for (int c = 0; c < 5; c++) {
+                        int[] ch = {a, b, c};
+                        long bits = 0;
+                        double err = 0;
+                        for (int u = 0; u < 3; u++) {
+                            bits += units.get(u).bits()[ch[u]];
+                            err += units.get(u).errors()[ch[u]];
+                        }
+                        if (bits <= budget) {
+                            best = Math.min(best, err);
+                        }
+                    }
+                }
+            }
+            long used = 0;
+            double err = 0;
+            for (int u = 0; u < 3; u++) {
+                used += units.get(u).bits()[pick[u]];
+                err += units.get(u).errors()[pick[u]];
+            }
+            assertTrue(used <= budget, "within budget: " + used + " > " + budget);
+            assertEquals(best, err, 1e-12, "the optimum");
+        }
+    }
 }

@@ -41,6 +41,8 @@ final class QuantizeCommand implements Command {
                 Option.builder().longOpt("rule").hasArgs().argName("SELECTOR=BITS").desc("fixed bits for matching modules, first match wins, "
                         + "e.g. kind:attention=4 're:.*experts\\.0\\..*=8' (16 keeps a module unquantized)").get(),
                 Main.opt("average-bits", "B", "budget solver: average stored bits per quantized weight, e.g. 3.0 or 2.5"),
+                Main.opt("candidate-schemes", "LIST", "budget solver: comma-separated schemes it may pick from, e.g. "
+                        + "int2/g64/asym,int3/g128/sym,int4/g128/sym,int8/g128/sym (default: 2, 3, 4, 8 bits at the default scheme)"),
                 Main.opt("proxy", "PROXY", "budget solver's error proxy: output (default, measured on calibration text), imatrix, hessian, gptq, weight (no calibration)"),
                 Main.opt("quantmoe", "HIGH/LOW", "QuantMoE-Bench heuristic instead of the solver, e.g. 4/2"),
                 Main.opt("mixture", "HIGH", "llama.cpp-style mixture: attention V and FFN down projections at HIGH bits in about half the layers, e.g. 6")));
@@ -95,6 +97,11 @@ final class QuantizeCommand implements Command {
         }
         if (cl.hasOption("average-bits")) {
             p.put("average_bits", Main.doubleValue(cl, "average-bits"));
+        }
+        if (cl.hasOption("candidate-schemes")) {
+            for (String s : cl.getOptionValue("candidate-schemes").split(",")) {
+                p.withArray("candidate_schemes").add(s.trim());
+            }
         }
         if (cl.hasOption("proxy")) {
             p.put("proxy", cl.getOptionValue("proxy"));
