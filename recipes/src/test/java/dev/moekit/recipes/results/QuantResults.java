@@ -137,7 +137,8 @@ public final class QuantResults {
                 .append("output when only it is quantized by the row's method, on the calibration windows; exact knapsack); ")
                 .append("'per-expert widths' lets every expert module take its own width (as the most-used and outlier heuristics ")
                 .append("do), which fused MoE kernels (vLLM, llama.cpp) cannot run; the other rows keep one width per layer of ")
-                .append("experts.\n\n");
+                .append("experts. 'schemes' rows let the solver pick whole schemes (`candidate_schemes`: ")
+                .append(String.join(", ", SCHEMES)).append("), paying each one's scale and zero-point bits.\n\n");
         ResultTable table = new ResultTable(a.outMd(), md.toString(), a.models());
         FRONTIER = new Frontier();
         DOCS = a.outMd().toAbsolutePath().getParent();
@@ -162,7 +163,11 @@ public final class QuantResults {
             BoundQuantizer.of("gptq", new GptqQuantizer.Parameters(null, null, null, null, null, true)));
 
     /** The frontier's schemes per quantizer: bits, group size, symmetric. */
-    private static final int[][] FRONTIER_RTN = {{3, 64, 0}, {4, 128, 1}, {4, 32, 0}};
+    private static final int[][] FRONTIER_RTN = {{3, 128, 1}, {3, 64, 0}, {4, 128, 1}, {4, 32, 0}};
+
+    /** The solver's whole-scheme candidates ({@code candidate_schemes}). */
+    static final List<String> SCHEMES = List.of("int2/g128/sym", "int2/g64/asym", "int2/g32/asym", "int3/g128/sym", "int3/g64/asym",
+            "int4/g128/sym", "int4/g64/asym", "int8/g128/sym");
     private static final int[][] FRONTIER_GPTQ = {{3, 128, 1}, {3, 64, 0}, {3, 32, 0}, {4, 128, 1}, {4, 64, 0}, {4, 32, 0}};
 
     private static String schemeLabel(QuantScheme s) {
@@ -221,14 +226,20 @@ public final class QuantResults {
                     if (!selected(row)) {
                         continue;
                     }
-                    QuantOptions oq = o.withMethod(q.method());
-                    Sensitivity sens = measured.computeIfAbsent(q.label(), k -> sensitivity(orig, oq, cal));
-                    if (q.calibrated()) {
-                        run(table, name, row, orig, work.resolve("solver"), oq, null, ev, cal, Optional.of(sens));
-                    } else {
-                        run(table, name, row, orig, work.resolve("solver"), oq, CalibrationSource.sensitivityOnly(sens), ev, null);
-                    }
+                    solver(table, name, row, orig, work, o.withMethod(q.method()), measured, ev, cal);
                 }
+            }
+        }
+        // the solver over whole schemes (bits x group size x symmetry), one scheme per layer of experts
+        Map<String, Sensitivity> bySchemes = new HashMap<>();
+        for (double avg : new double[] {3.0, 2.5}) {
+            QuantOptions o = base.withAllocation(BoundAllocator.of("budget", new BudgetAllocator.Parameters(avg, null, null, SCHEMES)));
+            for (Quant q : List.of(RTN, RTN_IMATRIX, GPTQ_SEARCH)) {
+                String row = "solver " + q.label() + ", " + avg + " bits, schemes";
+                if (!selected(row)) {
+                    continue;
+                }
+                solver(table, name, row, orig, work, o.withMethod(q.method()), bySchemes, ev, cal);
             }
         }
         // the frontier: searched grids, importance, asymmetric and small groups, 2 to 6 bits
@@ -247,6 +258,17 @@ public final class QuantResults {
         }
         for (int bits : new int[] {8, 6, 5}) {
             run(table, name, "RTN int" + bits, orig, work.resolve("rtn" + bits), base.withScheme(new QuantScheme(bits, 128, true)), null, ev, null);
+        }
+    }
+
+    /** A solver row: the sensitivity measured once per method (kept in {@code measured}), then the run. */
+    private static void solver(ResultTable table, String model, String row, Path orig, Path work, QuantOptions o, Map<String, Sensitivity> measured,
+                               EvalOptions ev, CalibrationOptions cal) {
+        Sensitivity sens = measured.computeIfAbsent(o.method().paramsJson().toString() + o.method().name(), k -> sensitivity(orig, o, cal));
+        if (o.method().needsCalibration()) {
+            run(table, model, row, orig, work.resolve("solver"), o, null, ev, cal, Optional.of(sens));
+        } else {
+            run(table, model, row, orig, work.resolve("solver"), o, CalibrationSource.sensitivityOnly(sens), ev, null);
         }
     }
 
