@@ -88,6 +88,9 @@ final class Frontier {
             }
             b.append('\n');
         }
+        if (!refs.isEmpty()) {
+            b.append(gaps(m, refs));
+        }
         List<String> parts = new ArrayList<>();
         for (Point p : pareto(m)) {
             parts.add(String.format(Locale.ROOT, "%s (%.2f bits, %.4f)", p.setting(), p.bits(), p.kl()));
@@ -95,6 +98,57 @@ final class Frontier {
         b.append("moekit's Pareto front (rows no other row beats at equal or fewer bits): ")
                 .append(parts.isEmpty() ? "none measured" : String.join("; ", parts)).append(".\n\n");
         return b.toString();
+    }
+
+    /** Widths at which the gap to llama.cpp is stated. */
+    static final double[] GAP_WIDTHS = {3.0, 4.0, 5.0};
+
+    /**
+     * The gap at 3, 4 and 5 bits: each side's best at no more bits (a step: what one can pick), and each side's front
+     * interpolated at exactly that width (KL log-linear between neighbouring front points; empty outside a side's
+     * measured range), with moekit's interpolated KL over llama.cpp's.
+     */
+    String gaps(String m, List<Ref> refs) {
+        List<Point> mine = pareto(m);
+        List<Point> theirs = new ArrayList<>();
+        double least = Double.POSITIVE_INFINITY;
+        for (Ref r : refs.stream().sorted(Comparator.comparingDouble(Ref::bits).thenComparingDouble(Ref::kl)).toList()) {
+            if (r.kl() < least) {
+                theirs.add(new Point(m, r.type(), r.bits(), r.kl()));
+                least = r.kl();
+            }
+        }
+        StringBuilder b = new StringBuilder("Gap at 3, 4 and 5 bits per weight (best at no more bits; fronts interpolated at the width, ")
+                .append("log KL linear in bits):\n\n| bits | moekit's best at <= bits | llama.cpp's best at <= bits | moekit interpolated | ")
+                .append("llama.cpp interpolated | ratio (interpolated) |\n|---|---|---|---|---|---|\n");
+        for (double w : GAP_WIDTHS) {
+            Optional<Point> mb = best(m, w);
+            Optional<Point> tb = theirs.stream().filter(p -> p.bits() <= w + 1e-9).min(Comparator.comparingDouble(Point::kl));
+            Optional<Double> mi = interpolate(mine, w);
+            Optional<Double> ti = interpolate(theirs, w);
+            b.append(String.format(Locale.ROOT, "| %.0f | %s | %s | %s | %s | %s |\n", w, cell(mb), cell(tb),
+                    mi.map(x -> String.format(Locale.ROOT, "%.4f", x)).orElse("outside the measured range"),
+                    ti.map(x -> String.format(Locale.ROOT, "%.4f", x)).orElse("outside its range"),
+                    mi.isPresent() && ti.isPresent() ? String.format(Locale.ROOT, "%.2fx", mi.get() / ti.get()) : "-"));
+        }
+        return b.append('\n').toString();
+    }
+
+    private static String cell(Optional<Point> p) {
+        return p.map(x -> String.format(Locale.ROOT, "%s (%.2f bits, %.4f)", x.setting(), x.bits(), x.kl())).orElse("none");
+    }
+
+    /** A front's KL at {@code bits}, log-linear between the points around it; empty outside the front's bits. */
+    static Optional<Double> interpolate(List<Point> front, double bits) {
+        for (int i = 0; i + 1 < front.size(); i++) {
+            Point a = front.get(i);
+            Point c = front.get(i + 1);
+            if (a.bits() <= bits && bits <= c.bits() && a.kl() > 0 && c.kl() > 0) {
+                double t = c.bits() == a.bits() ? 0 : (bits - a.bits()) / (c.bits() - a.bits());
+                return Optional.of(Math.exp(Math.log(a.kl()) + t * (Math.log(c.kl()) - Math.log(a.kl()))));
+            }
+        }
+        return front.stream().filter(p -> Math.abs(p.bits() - bits) < 1e-9).map(Point::kl).findFirst();
     }
 
     /** The plot of {@code model}: every row (grey), moekit's Pareto front (blue), llama.cpp's points (red); KL on a log axis. */
