@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -29,29 +30,7 @@ class BudgetSolverTest {
                 units.add(new BudgetSolver.Unit(e, new long[] {2 * size, 3 * size, 4 * size, 8 * size}));
             }
             long min = units.stream().mapToLong(x -> x.bits()[0]).sum();
-            long budget = min + r.nextInt((int) min * 2);
-            int[] greedy = BudgetSolver.solve(units, budget);
-            double best = Double.MAX_VALUE;
-            for (int code = 0; code < 256; code++) {
-                long bits = 0;
-                double err = 0;
-                for (int u = 0; u < 4; u++) {
-                    int c = (code >> (2 * u)) & 3;
-                    bits += units.get(u).bits()[c];
-                    err += units.get(u).errors()[c];
-                }
-                if (bits <= budget) {
-                    best = Math.min(best, err);
-                }
-            }
-            long used = 0;
-            double err = 0;
-            for (int u = 0; u < 4; u++) {
-                used += units.get(u).bits()[greedy[u]];
-                err += units.get(u).errors()[greedy[u]];
-            }
-            assertTrue(used <= budget, "within budget");
-            assertEquals(best, err, 1e-12 * best, "the optimum (room below the DP's cells: exact)");
+            assertOptimal(units, min + r.nextInt((int) min * 2));
         }
         assertThrows(IllegalArgumentException.class, () -> BudgetSolver.solve(List.of(new BudgetSolver.Unit(new double[] {1}, new long[] {10})), 9));
     }
@@ -63,43 +42,53 @@ class BudgetSolverTest {
         for (int trial = 0; trial < 100; trial++) {
             List<BudgetSolver.Unit> units = new ArrayList<>();
             for (int u = 0; u < 3; u++) {
-                int k = 5;
-                double[] e = new double[k];
-                long[] bits = new long[k];
-                for (int c = 0; c < k; c++) {
+                double[] e = new double[5];
+                long[] bits = new long[5];
+                for (int c = 0; c < 5; c++) {
                     bits[c] = 200 + r.nextInt(800);
                     e[c] = r.nextDouble();
                 }
                 units.add(new BudgetSolver.Unit(e, bits));
             }
-            long min = units.stream().mapToLong(x -> java.util.Arrays.stream(x.bits()).min().orElseThrow()).sum();
-            long budget = min + r.nextInt(1500);
-            int[] pick = BudgetSolver.solve(units, budget);
-            double best = Double.MAX_VALUE;
-            for (int a = 0; a < 5; a++) {
-                for (int b = 0; b < 5; b++) {
-                    for (int c = 0; c < 5; c++) {
-                        int[] ch = {a, b, c};
-                        long bits = 0;
-                        double err = 0;
-                        for (int u = 0; u < 3; u++) {
-                            bits += units.get(u).bits()[ch[u]];
-                            err += units.get(u).errors()[ch[u]];
-                        }
-                        if (bits <= budget) {
-                            best = Math.min(best, err);
-                        }
-                    }
-                }
-            }
-            long used = 0;
-            double err = 0;
-            for (int u = 0; u < 3; u++) {
-                used += units.get(u).bits()[pick[u]];
-                err += units.get(u).errors()[pick[u]];
-            }
-            assertTrue(used <= budget, "within budget: " + used + " > " + budget);
-            assertEquals(best, err, 1e-12, "the optimum");
+            long min = units.stream().mapToLong(x -> Arrays.stream(x.bits()).min().orElseThrow()).sum();
+            assertOptimal(units, min + r.nextInt(1500));
         }
+    }
+
+    /** The solver stays within {@code budget} and reaches the least error of every choice that does (room below the DP's cells: exact). */
+    private static void assertOptimal(List<BudgetSolver.Unit> units, long budget) {
+        int[] pick = BudgetSolver.solve(units, budget);
+        double best = Double.MAX_VALUE;
+        int[] choice = new int[units.size()];
+        while (true) {
+            if (bits(units, choice) <= budget) {
+                best = Math.min(best, error(units, choice));
+            }
+            int u = 0;
+            while (u < choice.length && ++choice[u] == units.get(u).bits().length) {
+                choice[u++] = 0;
+            }
+            if (u == choice.length) {
+                break;
+            }
+        }
+        assertTrue(bits(units, pick) <= budget, "within budget: " + bits(units, pick) + " > " + budget);
+        assertEquals(best, error(units, pick), 1e-12 * Math.max(1, best), "the optimum");
+    }
+
+    private static long bits(List<BudgetSolver.Unit> units, int[] choice) {
+        long b = 0;
+        for (int u = 0; u < choice.length; u++) {
+            b += units.get(u).bits()[choice[u]];
+        }
+        return b;
+    }
+
+    private static double error(List<BudgetSolver.Unit> units, int[] choice) {
+        double e = 0;
+        for (int u = 0; u < choice.length; u++) {
+            e += units.get(u).errors()[choice[u]];
+        }
+        return e;
     }
 }
