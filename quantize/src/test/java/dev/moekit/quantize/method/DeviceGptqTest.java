@@ -222,6 +222,14 @@ class DeviceGptqTest {
     }
 
     @Test
+    void autoRunsOnGpusOnly() {
+        assertTrue(!GptqDevice.AUTO.onDevice(Device.cpu()) && GptqDevice.AUTO.onDevice(Device.gpu(0)) && !GptqDevice.AUTO.onDevice(null));
+        assertTrue(GptqDevice.RUNTIME.onDevice(Device.cpu()) && !GptqDevice.HOST.onDevice(Device.gpu(1)));
+        GptqQuantizer q = new GptqQuantizer();
+        assertTrue(!q.runsOnDevice(GptqQuantizer.Parameters.defaults(), Device.cpu()) && q.runsOnDevice(GptqQuantizer.Parameters.defaults(), Device.gpu(0)));
+    }
+
+    @Test
     void deviceGramEqualsHostGram() {
         int cols = 96;
         Random r = new Random(1);
