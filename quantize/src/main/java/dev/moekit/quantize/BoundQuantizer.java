@@ -66,12 +66,21 @@ public record BoundQuantizer<P extends Record>(WeightQuantizer<P> quantizer, P p
         return quantizer.minCalibrationRows(params);
     }
 
+    /** Whether the method runs (and wants its Hessians) on the runtime device {@code runtime}. */
+    public boolean runsOnDevice(ai.djl.Device runtime) {
+        return quantizer.runsOnDevice(params, runtime);
+    }
+
     public void check(QuantScheme scheme) {
         quantizer.check(params, scheme);
     }
 
     public WeightQuantizer.Result quantize(WeightQuantizer.Input input) {
         return quantizer.quantize(params, input);
+    }
+
+    public java.util.List<WeightQuantizer.Result> quantizeAll(java.util.List<WeightQuantizer.Input> inputs) {
+        return quantizer.quantizeAll(params, inputs);
     }
 
     /** The parameters with defaults resolved, snake_case keys. */

@@ -66,7 +66,7 @@ public final class CalibratedGptq {
         boolean allExperts = calibration.allExperts() || opts.method().calibratesAllExperts();
         try (QuantSession session = QuantSession.open(in, out, opts, sensitivity.map(Sensitivity::usage), sensitivity, la);
              CausalLm model = CausalLm.of(in, spec, runtime);
-             Observer obs = new Observer(session, la, allExperts)) {
+             Observer obs = new Observer(session, la, allExperts, model, opts)) {
             List<TokenBatch> batches = dev.moekit.eval.Calibration.batches(in.dir(), calibration, runtime.batchSize());
             CoverageReport coverage = dev.moekit.eval.Calibration.run(model, batches, calibration.withSequential(true), obs, progress);
             return new Result(session.finish(), coverage);
@@ -95,7 +95,7 @@ public final class CalibratedGptq {
         Linalg la = Linalg.nd4j();
         try (QuantSession session = QuantSession.openUnit(in, opts, la, mine, writerFor);
              CausalLm model = CausalLm.of(in, spec, runtime);
-             Observer obs = new Observer(session, la, calibration.allExperts())) {
+             Observer obs = new Observer(session, la, calibration.allExperts(), model, opts)) {
             List<TokenBatch> batches = dev.moekit.eval.Calibration.batches(in.dir(), calibration, runtime.batchSize());
             java.util.List<dev.moekit.eval.LayerRouting> routing = new java.util.ArrayList<>();
             if (sequential) {
@@ -139,18 +139,32 @@ public final class CalibratedGptq {
         };
     }
 
+    /**
+     * Accumulates each planned module's input Hessian while its layer runs, and quantizes the layer's modules when it
+     * is done. When the method runs on the runtime's device ({@link BoundQuantizer#runsOnDevice}: GPTQ with
+     * {@code gptq_device} {@code runtime}, or {@code auto} on a GPU) the Hessians are NDArrays on that device, fed the
+     * calibration's arrays as they are (padding rows zeroed by the token mask, no host copy per batch), and the routed
+     * experts of a layer that share a role are quantized in one call ({@link QuantSession#quantizeAll}); otherwise
+     * inputs are copied to host Hessians and modules quantized one by one, as before.
+     */
     private static final class Observer implements CalibrationObserver, AutoCloseable {
         private final QuantSession session;
         private final Linalg la;
         private final boolean allExperts;
         private final Set<Role> inputs = new LinkedHashSet<>();
         private final Map<String, Hessian> hessians = new HashMap<>();
+        private final ai.djl.Device device; // the runtime's device
+        private final ai.djl.ndarray.NDManager deviceHessians; // holds device Hessians; null: host Hessians
         private boolean[] mask;
+        private NDArray maskRows; // the step's token mask [N] on the device (device Hessians only)
+        private long realRows;
 
-        Observer(QuantSession session, Linalg la, boolean allExperts) {
+        Observer(QuantSession session, Linalg la, boolean allExperts, CausalLm model, QuantOptions opts) {
             this.session = session;
             this.la = la;
             this.allExperts = allExperts;
+            this.device = model.options().device();
+            this.deviceHessians = opts.method().runsOnDevice(device) ? model.manager().newSubManager() : null;
             session.planned().forEach(m -> inputs.add(inputRole(m.role())));
         }
 
@@ -176,10 +190,19 @@ public final class CalibratedGptq {
         @Override
         public void tokenMask(NDArray m) {
             mask = m.toBooleanArray();
+            maskRows = m;
+            realRows = 0;
+            for (boolean b : mask) {
+                realRows += b ? 1 : 0;
+            }
         }
 
         @Override
         public void linearInput(int layer, Role role, int expert, NDArray input) {
+            if (deviceHessians != null) {
+                deviceInput(layer, role, expert, input);
+                return;
+            }
             long[] shape = input.getShape().getShape();
             int n = (int) shape[0];
             int cols = (int) shape[1];
@@ -196,12 +219,39 @@ public final class CalibratedGptq {
             hessians.computeIfAbsent(key(layer, expert, role), k -> new Hessian(cols, la)).addBatch(x, n);
         }
 
+        /** Token-aligned rows have their padding zeroed by the mask on the device; routed rows are all real. */
+        private void deviceInput(int layer, Role role, int expert, NDArray input) {
+            long[] shape = input.getShape().getShape();
+            int cols = (int) shape[1];
+            Hessian h = hessians.computeIfAbsent(key(layer, expert, role), k -> Hessian.onDevice(cols, deviceHessians));
+            if (mask != null && mask.length == shape[0]) {
+                try (NDArray mk = maskRows.toType(input.getDataType(), false); NDArray col = mk.reshape(-1, 1); NDArray x = input.mul(col)) {
+                    h.addBatch(x, realRows);
+                }
+            } else {
+                h.addBatch(input, shape[0]);
+            }
+        }
+
         @Override
         public void layerDone(int layer, LayerWeights weights) {
-            for (LinearModule m : session.planned(layer)) {
-                Hessian h = hessians.get(key(layer, m.expert(), inputRole(m.role())));
-                QuantizedMatrix q = session.quantize(m, weights.floats(m.role(), m.expert()), h);
-                weights.replace(m.role(), m.expert(), q.dequantize());
+            if (deviceHessians != null) {
+                Map<Role, List<LinearModule>> byRole = new java.util.LinkedHashMap<>();
+                session.planned(layer).forEach(m -> byRole.computeIfAbsent(m.role(), r -> new java.util.ArrayList<>()).add(m));
+                for (List<LinearModule> ms : byRole.values()) {
+                    List<float[]> ws = ms.stream().map(m -> weights.floats(m.role(), m.expert())).toList();
+                    List<Hessian> hs = ms.stream().map(m -> hessians.get(key(layer, m.expert(), inputRole(m.role())))).toList();
+                    List<QuantizedMatrix> qs = session.quantizeAll(ms, ws, hs, device);
+                    for (int i = 0; i < ms.size(); i++) {
+                        weights.replace(ms.get(i).role(), ms.get(i).expert(), qs.get(i).dequantize());
+                    }
+                }
+            } else {
+                for (LinearModule m : session.planned(layer)) {
+                    Hessian h = hessians.get(key(layer, m.expert(), inputRole(m.role())));
+                    QuantizedMatrix q = session.quantize(m, weights.floats(m.role(), m.expert()), h, device);
+                    weights.replace(m.role(), m.expert(), q.dequantize());
+                }
             }
             hessians.entrySet().removeIf(e -> {
                 if (e.getKey().startsWith(layer + "/")) {
@@ -216,6 +266,9 @@ public final class CalibratedGptq {
         public void close() {
             hessians.values().forEach(Hessian::close);
             hessians.clear();
+            if (deviceHessians != null) {
+                deviceHessians.close();
+            }
         }
     }
 }

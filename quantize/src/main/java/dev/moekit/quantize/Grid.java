@@ -81,8 +81,8 @@ public final class Grid {
         return e;
     }
 
-    /** Grid parameters for the range {@code [xmin, xmax]} (already including 0). */
-    static Params fromRange(float xmin, float xmax, QuantScheme s, DType scaleType) {
+    /** Grid parameters for the range {@code [xmin, xmax]} (already including 0; {@link #find} is this on the range of its values and 0). */
+    public static Params fromRange(float xmin, float xmax, QuantScheme s, DType scaleType) {
         int maxq = s.maxq();
         if (s.symmetric()) {
             xmax = Math.max(Math.abs(xmin), xmax);

@@ -103,18 +103,51 @@ public final class QuantSession implements AutoCloseable {
      * Hessian of its input, or null), writes it, and returns the quantized matrix.
      */
     public QuantizedMatrix quantize(LinearModule m, float[] weight, Hessian hessian) {
-        QuantScheme s = schemes.get(m);
-        if (s == null || !started.add(m)) {
-            throw new IllegalArgumentException(m.module() + (s == null ? " is not planned for quantization" : " was already quantized"));
-        }
-        QuantizedMatrix q = compute(m, weight, s, hessian);
+        return quantize(m, weight, hessian, null);
+    }
+
+    /** As {@link #quantize(LinearModule, float[], Hessian)}, calibrated on a runtime on {@code device} (null: none). */
+    public QuantizedMatrix quantize(LinearModule m, float[] weight, Hessian hessian, ai.djl.Device device) {
+        QuantScheme s = schemeToStart(m);
+        QuantizedMatrix q = compute(m, weight, s, hessian, device);
         write(m, q);
         return q;
     }
 
-    private QuantizedMatrix compute(LinearModule m, float[] weight, QuantScheme s, Hessian h) {
+    /**
+     * Quantizes and writes several modules in one go (the method may run them together: GPTQ on a device batches
+     * modules of one shape), each from its weight and Hessian as {@link #quantize} would; results in order.
+     */
+    public List<QuantizedMatrix> quantizeAll(List<LinearModule> modules, List<float[]> weights, List<Hessian> hessians, ai.djl.Device device) {
+        List<QuantScheme> ss = modules.stream().map(this::schemeToStart).toList();
+        List<WeightQuantizer.Input> ins = new java.util.ArrayList<>();
+        for (int i = 0; i < modules.size(); i++) {
+            ins.add(new WeightQuantizer.Input(modules.get(i), weights.get(i), ss.get(i), hessians.get(i), plan.scaleType, linalg, device));
+        }
+        List<WeightQuantizer.Result> rs = opts.method().quantizeAll(ins);
+        List<QuantizedMatrix> out = new java.util.ArrayList<>();
+        for (int i = 0; i < modules.size(); i++) {
+            QuantizedMatrix q = report(modules.get(i), weights.get(i), ss.get(i), hessians.get(i), rs.get(i));
+            write(modules.get(i), q);
+            out.add(q);
+        }
+        return out;
+    }
+
+    private QuantScheme schemeToStart(LinearModule m) {
+        QuantScheme s = schemes.get(m);
+        if (s == null || !started.add(m)) {
+            throw new IllegalArgumentException(m.module() + (s == null ? " is not planned for quantization" : " was already quantized"));
+        }
+        return s;
+    }
+
+    private QuantizedMatrix compute(LinearModule m, float[] weight, QuantScheme s, Hessian h, ai.djl.Device device) {
+        return report(m, weight, s, h, opts.method().quantize(new WeightQuantizer.Input(m, weight, s, h, plan.scaleType, linalg, device)));
+    }
+
+    private QuantizedMatrix report(LinearModule m, float[] weight, QuantScheme s, Hessian h, WeightQuantizer.Result r) {
         long rows = h == null ? 0 : h.rows();
-        WeightQuantizer.Result r = opts.method().quantize(new WeightQuantizer.Input(m, weight, s, h, plan.scaleType, linalg));
         QuantizedMatrix q = withPlannedGIdx(r.quantized());
         double err = QuantError.relative(weight, q);
         long bits = opts.format().storedBits(m, s, q.gIdx() != null, in.info(m.tensor()).dtype());

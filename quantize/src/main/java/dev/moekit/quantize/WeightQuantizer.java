@@ -29,6 +29,14 @@ public interface WeightQuantizer<P extends Record> extends Method<P> {
     Result quantize(P params, Input input);
 
     /**
+     * Quantizes several modules, results in their order; a method may run them together (GPTQ on a device batches
+     * modules of one shape). By default, one by one.
+     */
+    default List<Result> quantizeAll(P params, List<Input> inputs) {
+        return inputs.stream().map(i -> quantize(params, i)).toList();
+    }
+
+    /**
      * Whether results may reorder columns into groups (activation order, a {@code g_idx}); packed formats then plan a
      * column-to-group tensor for every grouped module.
      */
@@ -46,6 +54,14 @@ public interface WeightQuantizer<P extends Record> extends Method<P> {
         return 0;
     }
 
+    /**
+     * Whether the method wants its calibration statistics (Hessians) accumulated on the runtime's device
+     * {@code runtime} and runs there ({@link Input#device()}); false: host arrays.
+     */
+    default boolean runsOnDevice(P params, ai.djl.Device runtime) {
+        return false;
+    }
+
     /** Refuses {@code params} with {@code scheme} before anything runs (e.g. GPTQ's block size against the group size). */
     default void check(P params, QuantScheme scheme) {
     }
@@ -59,8 +75,14 @@ public interface WeightQuantizer<P extends Record> extends Method<P> {
      * @param hessian   the calibration Hessian of the module's input, or null when none reached it
      * @param scaleType dtype the scales will be stored in (grids round scales to it first)
      * @param linalg    dense linear algebra
+     * @param device    the calibration runtime's device ({@code cpu}, {@code gpu:N}), or null without a runtime
      */
-    record Input(LinearModule module, float[] weight, QuantScheme scheme, Hessian hessian, DType scaleType, Linalg linalg) {
+    record Input(LinearModule module, float[] weight, QuantScheme scheme, Hessian hessian, DType scaleType, Linalg linalg, ai.djl.Device device) {
+        /** Without a runtime device. */
+        public Input(LinearModule module, float[] weight, QuantScheme scheme, Hessian hessian, DType scaleType, Linalg linalg) {
+            this(module, weight, scheme, hessian, scaleType, linalg, null);
+        }
+
         public Input {
             if (weight.length != module.params()) {
                 throw new IllegalArgumentException(module.module() + ": weight has " + weight.length + " values, expected " + module.rows()

@@ -1,5 +1,6 @@
 package dev.moekit.quantize.method;
 
+import ai.djl.Device;
 import dev.moekit.quantize.Hessian;
 import dev.moekit.quantize.LinearModule;
 import dev.moekit.quantize.QuantScheme;
@@ -24,19 +25,28 @@ public final class GptqQuantizer implements WeightQuantizer<GptqQuantizer.Parame
      *                    falls back to RTN for lack of routed tokens; false: each expert sees only its routed tokens
      * @param clipSearch  find each group's grid by {@link dev.moekit.quantize.Grid#search} weighted by the Hessian
      *                    diagonal, instead of min-max (GPTQModel's {@code mse} option; also for RTN fallbacks)
+     * @param gptqDevice  where Hessians accumulate and GPTQ runs ({@link GptqDevice}): {@code auto} (default: the
+     *                    calibration runtime's device when it is a GPU, else the host), {@code host}, {@code runtime}
      */
     public record Parameters(@Doc("damping, fraction of the mean Hessian diagonal, in (0, 1)") Double dampPercent,
                              @Doc("activation order (desc_act): quantize columns by decreasing Hessian diagonal, writes g_idx") Boolean actOrder,
                              @Doc("lazy-update block width; a multiple of the group size") Integer blockSize,
                              @Doc("modules with fewer calibration tokens fall back to RTN (reported)") Long minTokens,
                              @Doc("MoE: calibrate every routed expert on every token (default true); false: only on its routed tokens") Boolean allExperts,
-                             @Doc("search each group's clipping range for the least Hessian-weighted error (default false: min-max grid)") Boolean clipSearch) {
+                             @Doc("search each group's clipping range for the least Hessian-weighted error (default false: min-max grid)") Boolean clipSearch,
+                             @Doc("where Hessians accumulate and GPTQ runs: auto (the runtime's device if a GPU, else host), host, or runtime (the runtime's device, CPU included)") GptqDevice gptqDevice) {
         /** Every expert calibrated on all tokens. */
         public Parameters(Double dampPercent, Boolean actOrder, Integer blockSize, Long minTokens) {
-            this(dampPercent, actOrder, blockSize, minTokens, null, null);
+            this(dampPercent, actOrder, blockSize, minTokens, null, null, null);
+        }
+
+        /** Placement {@code auto}. */
+        public Parameters(Double dampPercent, Boolean actOrder, Integer blockSize, Long minTokens, Boolean allExperts, Boolean clipSearch) {
+            this(dampPercent, actOrder, blockSize, minTokens, allExperts, clipSearch, null);
         }
 
         public Parameters {
+            gptqDevice = gptqDevice == null ? GptqDevice.AUTO : gptqDevice;
             clipSearch = clipSearch != null && clipSearch;
             allExperts = allExperts == null || allExperts;
             dampPercent = dampPercent == null ? 0.01 : dampPercent;
@@ -56,7 +66,7 @@ public final class GptqQuantizer implements WeightQuantizer<GptqQuantizer.Parame
 
         /** The reference defaults: damping 0.01, no activation order, blocks of 128, 128 tokens at least; all experts calibrated. */
         public static Parameters defaults() {
-            return new Parameters(null, null, null, null, null, null);
+            return new Parameters(null, null, null, null, null, null, null);
         }
     }
 
@@ -101,6 +111,21 @@ public final class GptqQuantizer implements WeightQuantizer<GptqQuantizer.Parame
     }
 
     @Override
+    public boolean runsOnDevice(Parameters p, Device runtime) {
+        return p.gptqDevice().onDevice(runtime);
+    }
+
+    /** Device memory one device call may take for a batch of modules (the experts of a layer sharing a role). */
+    static long batchBytes(Device d) {
+        return d.isGpu() ? 16L << 30 : 2L << 30;
+    }
+
+    /** The device GPTQ runs on for {@code in}, or null for the host. */
+    private static Device device(Parameters p, Input in) {
+        return p.gptqDevice().onDevice(in.device()) ? (in.device() == null ? Device.cpu() : in.device()) : null;
+    }
+
+    @Override
     public void check(Parameters p, QuantScheme s) {
         if (s.groupSize() > 0 && p.blockSize() % s.groupSize() != 0) {
             throw new IllegalArgumentException("GPTQ block size " + p.blockSize() + " must be a multiple of the group size " + s.groupSize());
@@ -109,21 +134,59 @@ public final class GptqQuantizer implements WeightQuantizer<GptqQuantizer.Parame
 
     @Override
     public Result quantize(Parameters p, Input in) {
-        LinearModule m = in.module();
+        String fallback = tooLittle(p, in);
+        if (fallback == null) {
+            GptqRetry.Outcome o = GptqRetry.run(in.weight(), in.module(), in.hessian(), in.scheme(), p, in.scaleType(), in.linalg(), device(p, in));
+            return result(p, in, o);
+        }
+        return rtn(p, in, fallback);
+    }
+
+    /**
+     * On a device, the modules with enough calibration that share a shape, scheme and scale dtype go through
+     * {@link DeviceGptq} together, as many per call as {@link #batchBytes} allow; the rest one by one.
+     */
+    @Override
+    public java.util.List<Result> quantizeAll(Parameters p, java.util.List<Input> inputs) {
+        Result[] out = new Result[inputs.size()];
+        java.util.Map<java.util.List<Object>, java.util.List<Integer>> batches = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < inputs.size(); i++) {
+            Input in = inputs.get(i);
+            Device d = device(p, in);
+            if (d != null && tooLittle(p, in) == null) {
+                batches.computeIfAbsent(java.util.List.of(d, in.module().rows(), in.module().cols(), in.scheme(), in.scaleType()), k -> new java.util.ArrayList<>()).add(i);
+            } else {
+                out[i] = quantize(p, in);
+            }
+        }
+        for (var b : batches.entrySet()) {
+            java.util.List<Input> ins = b.getValue().stream().map(inputs::get).toList();
+            Device d = (Device) b.getKey().getFirst();
+            java.util.List<GptqRetry.Outcome> os = GptqRetry.runAll(ins.stream().map(Input::weight).toList(), ins.stream().map(Input::module).toList(),
+                    ins.stream().map(Input::hessian).toList(), ins.getFirst().scheme(), p, ins.getFirst().scaleType(), ins.getFirst().linalg(), d, batchBytes(d));
+            for (int k = 0; k < ins.size(); k++) {
+                out[b.getValue().get(k)] = result(p, ins.get(k), os.get(k));
+            }
+        }
+        return java.util.List.of(out);
+    }
+
+    /** Why {@code in} falls back to RTN for lack of calibration, or null. */
+    private static String tooLittle(Parameters p, Input in) {
         Hessian h = in.hessian();
         long rows = h == null ? 0 : h.rows();
-        String fallback;
         if (h == null || rows == 0) {
-            fallback = "no calibration data";
-        } else if (rows < p.minTokens()) {
-            fallback = rows + " calibration tokens < " + p.minTokens();
-        } else {
-            GptqRetry.Outcome o = GptqRetry.run(in.weight(), m, h, in.scheme(), p, in.scaleType(), in.linalg());
-            if (o.quantized() != null) {
-                return new Result(o.quantized(), name(), null);
-            }
-            fallback = o.fallback();
+            return "no calibration data";
         }
+        return rows < p.minTokens() ? rows + " calibration tokens < " + p.minTokens() : null;
+    }
+
+    private Result result(Parameters p, Input in, GptqRetry.Outcome o) {
+        return o.quantized() != null ? new Result(o.quantized(), name(), null) : rtn(p, in, o.fallback());
+    }
+
+    private static Result rtn(Parameters p, Input in, String fallback) {
+        LinearModule m = in.module();
         QuantizedMatrix q = Rtn.quantize(in.weight(), m.rows(), m.cols(), in.scheme(), in.scaleType(), p.clipSearch(), null);
         return new Result(q, "rtn", fallback);
     }

@@ -37,6 +37,7 @@ final class QuantizeCommand implements Command {
                 Main.opt("group-size", "G", "group size 32, 64, 128 (default) or 0 for per channel"),
                 Main.flag("asym", "asymmetric grid (zero points) instead of symmetric"),
                 Main.flag("clip-search", "search each group's clipping range for the least rounding error (Hessian-weighted with gptq)"),
+                Main.opt("gptq-device", "auto|host|runtime", "gptq: where Hessians and the column loop run (default auto: the --device GPU, else host; runtime: the --device, CPU included)"),
                 Main.flag("importance", "rtn: weight that search by calibration activations' E[x^2] per input (llama.cpp imatrix; calibrates)"),
                 Option.builder().longOpt("rule").hasArgs().argName("SELECTOR=BITS").desc("fixed bits for matching modules, first match wins, "
                         + "e.g. kind:attention=4 're:.*experts\\.0\\..*=8' (16 keeps a module unquantized)").get(),
@@ -78,6 +79,9 @@ final class QuantizeCommand implements Command {
         }
         if (cl.hasOption("importance")) {
             p.put("importance", true);
+        }
+        if (cl.hasOption("gptq-device")) {
+            p.put("gptq_device", cl.getOptionValue("gptq-device"));
         }
         if (cl.hasOption("rule")) {
             ArrayNode rules = p.putArray("rules");

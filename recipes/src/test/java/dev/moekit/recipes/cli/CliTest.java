@@ -183,6 +183,9 @@ class CliTest {
         Run gptqFive = run("quantize", tiny.toString(), out, "--format", "gptq", "--bits", "5");
         assertEquals(2, gptqFive.code(), gptqFive.err());
         assertTrue(gptqFive.err().contains("gptq format stores 2, 3, 4 or 8"), gptqFive.err());
+        Run where = run("quantize", tiny.toString(), out, "--method", "gptq", "--gptq-device", "gpu");
+        assertEquals(2, where.code(), where.err());
+        assertTrue(where.err().contains("gptq_device") && where.err().contains("auto, host, runtime"), where.err());
         Run stunn = run("prune", tiny.toString(), out, "--method", "stunn", "--experts", "0.25");
         assertEquals(2, stunn.code(), stunn.err());
         assertTrue(stunn.err().contains("did you mean 'stun'"), stunn.err());
