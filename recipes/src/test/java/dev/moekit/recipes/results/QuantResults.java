@@ -138,7 +138,8 @@ public final class QuantResults {
                 .append("'per-expert widths' lets every expert module take its own width (as the most-used and outlier heuristics ")
                 .append("do), which fused MoE kernels (vLLM, llama.cpp) cannot run; the other rows keep one width per layer of ")
                 .append("experts. 'schemes' rows let the solver pick whole schemes (`candidate_schemes`: ")
-                .append(String.join(", ", SCHEMES)).append("), paying each one's scale and zero-point bits.\n\n");
+                .append(String.join(", ", SCHEMES)).append("), paying each one's scale and zero-point bits; 'frontier schemes' rows ")
+                .append("pick from ").append(String.join(", ", FRONTIER_SCHEMES)).append(" at llama.cpp's Q3_K_M and Q4_K_M widths.\n\n");
         ResultTable table = new ResultTable(a.outMd(), md.toString(), a.models());
         FRONTIER = new Frontier();
         DOCS = a.outMd().toAbsolutePath().getParent();
@@ -168,6 +169,13 @@ public final class QuantResults {
     /** The solver's whole-scheme candidates ({@code candidate_schemes}). */
     static final List<String> SCHEMES = List.of("int2/g128/sym", "int2/g64/asym", "int2/g32/asym", "int3/g128/sym", "int3/g64/asym",
             "int4/g128/sym", "int4/g64/asym", "int8/g128/sym");
+
+    /** The frontier solver's candidates: {@link #SCHEMES} with small asymmetric groups and 5 and 6 bits added. */
+    static final List<String> FRONTIER_SCHEMES = List.of("int2/g64/asym", "int3/g128/sym", "int3/g64/asym", "int3/g32/asym", "int4/g128/sym",
+            "int4/g64/asym", "int4/g32/asym", "int5/g128/sym", "int5/g64/asym", "int6/g128/sym", "int8/g128/sym");
+
+    /** The frontier solver's budgets: llama.cpp's Q3_K_M and Q4_K_M widths on mixtral-tiny. */
+    static final double[] FRONTIER_BUDGETS = {3.9, 4.8};
     private static final int[][] FRONTIER_GPTQ = {{3, 128, 1}, {3, 64, 0}, {3, 32, 0}, {4, 128, 1}, {4, 64, 0}, {4, 32, 0}};
 
     private static String schemeLabel(QuantScheme s) {
@@ -240,6 +248,15 @@ public final class QuantResults {
                     continue;
                 }
                 solver(table, name, row, orig, work, o.withMethod(q.method()), bySchemes, ev, cal);
+            }
+        }
+        // the frontier solver: GPTQ+search over more schemes at llama.cpp's widths
+        Map<String, Sensitivity> byFrontier = new HashMap<>();
+        for (double avg : FRONTIER_BUDGETS) {
+            String row = "solver GPTQ+search, " + avg + " bits, frontier schemes";
+            if (selected(row)) {
+                solver(table, name, row, orig, work, base.withMethod(GPTQ_SEARCH.method())
+                        .withAllocation(BoundAllocator.of("budget", new BudgetAllocator.Parameters(avg, null, null, FRONTIER_SCHEMES))), byFrontier, ev, cal);
             }
         }
         // the frontier: searched grids, importance, asymmetric and small groups, 2 to 6 bits
