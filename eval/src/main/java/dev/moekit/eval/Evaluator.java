@@ -181,6 +181,9 @@ public final class Evaluator {
                             .toType(DataType.INT64, false);
                     NDArray logQ = Scoring.logProbs(pm.logits(b, m));                   // [B, T-1, V]
                     float[] nll = Scoring.nll(logQ, ids);
+                    if (dev.moekit.eval.runtime.BlockTimes.enabled()) {
+                        dev.moekit.eval.runtime.BlockTimes.lapHost(dev.moekit.eval.runtime.BlockTimes.Block.LOG_SOFTMAX);
+                    }
                     requireFinite(model, nll);
                     modelNanos += System.nanoTime() - t1;
                     modelTokens += (long) batch.rows() * batch.length();

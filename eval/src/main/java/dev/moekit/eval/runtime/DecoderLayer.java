@@ -19,13 +19,29 @@ final class DecoderLayer {
         if (observed) {
             obs.layerInput(layer, h.reshape(-1, shape[2]));                         // [N, hidden]
         }
+        boolean timed = BlockTimes.enabled();
+        if (timed) {
+            BlockTimes.begin(h);
+        }
         NDArray x = Ops.norm(spec, h, w.get(Role.INPUT_NORM), w.get(Role.INPUT_NORM_BIAS));  // [B, T, hidden]
+        if (timed) {
+            BlockTimes.lap(BlockTimes.Block.NORM, x);
+        }
         NDArray input = h;
         h = h.add(ctx.extension().attention(w, x, Attention.forward(spec, w, x, ctx, obs)));  // [B, T, hidden]
+        if (timed) {
+            BlockTimes.lap(BlockTimes.Block.ATTENTION, h);
+        }
         // parallel block (BAM option): the MLP reads the layer input, not the attention's output
         x = Ops.norm(spec, spec.parallelAttention() ? input : h, w.get(Role.POST_ATTN_NORM), w.get(Role.POST_ATTN_NORM_BIAS))
                 .reshape(-1, shape[2]);                                             // [N, hidden]
+        if (timed) {
+            BlockTimes.lap(BlockTimes.Block.NORM, x);
+        }
         NDArray out = h.add(FeedForward.forward(spec, w, x, ctx, obs).reshape(shape));  // [B, T, hidden]
+        if (timed) {
+            BlockTimes.lap(BlockTimes.Block.EXPERTS, out);     // the router's share was charged to ROUTER
+        }
         if (observed) {
             obs.layerOutput(layer, out.reshape(-1, shape[2]));
         }

@@ -30,6 +30,9 @@ final class FeedForward {
         }
         ctx.linearInput(obs, layer, x, Role.ROUTER);
         Router.Decision r = Router.route(spec.routing(), w, x, ls.topK());
+        if (BlockTimes.enabled()) {
+            BlockTimes.lap(BlockTimes.Block.ROUTER, r.weights());
+        }
         boolean observed = obs.observes(layer);
         ForwardObserver.RouterOutput routing = new ForwardObserver.RouterOutput(r.logits(), r.scores(), r.indices(),
                 r.weights());

@@ -32,6 +32,10 @@ public final class Pass implements AutoCloseable {
         this.spec = model.spec();
         this.batches = List.copyOf(batches);
         this.manager = model.manager().newSubManager();
+        boolean timed = BlockTimes.enabled();
+        if (timed) {
+            BlockTimes.begin(model.embedding());
+        }
         for (TokenBatch b : this.batches) {
             NDArray ids = b.idsArray(manager);
             NDArray h = model.embedding().get(manager, new NDIndex("{}", ids.reshape(-1)))
@@ -39,6 +43,9 @@ public final class Pass implements AutoCloseable {
             hidden.add(h);
             contexts.add(StepContext.of(manager, spec, model.rope(), b.maskArray(manager),
                     model.options(), ForwardObserver.NONE, model.extension()));
+        }
+        if (timed) {
+            BlockTimes.lap(BlockTimes.Block.EMBEDDING, model.embedding());
         }
     }
 
@@ -177,8 +184,19 @@ public final class Pass implements AutoCloseable {
         Engines.inferenceMode();
         NDArray h = hidden.get(b);
         h.tempAttach(scope);
+        boolean timed = BlockTimes.enabled();
+        if (timed) {
+            BlockTimes.begin(h);
+        }
         NDArray x = Ops.norm(spec, h, model.finalNorm(), model.finalNormBias());
-        return Ops.linear(x, model.lmHead(), model.lmHeadBias()).toType(DataType.FLOAT32, false);
+        if (timed) {
+            BlockTimes.lap(BlockTimes.Block.NORM, x);
+        }
+        NDArray logits = Ops.linear(x, model.lmHead(), model.lmHeadBias()).toType(DataType.FLOAT32, false);
+        if (timed) {
+            BlockTimes.lap(BlockTimes.Block.LM_HEAD, logits);
+        }
+        return logits;
     }
 
     private void step(ForwardObserver observer, boolean keep) {
