@@ -144,28 +144,34 @@ final class FeedForward {
         for (long c : counts) {
             most = Math.max(most, c);
         }
-        long[] slotToPair = new long[(int) (experts * most)];
-        long[] pairToSlot = new long[(int) pairs];
+        // both index maps in one array: [0, E*M) slot -> sorted pair, then sorted pair -> slot. One host-to-device
+        // copy (libtorch waits for the stream on a copy from host memory), made before any expert matmul is queued,
+        // so the host goes on to the next layer while the device runs the experts
+        int slots = (int) (experts * most);
+        long[] maps = new long[slots + (int) pairs];
         long start = 0;
         for (int e = 0; e < experts; e++) {
             for (long i = 0; i < most; i++) {
                 int slot = (int) (e * most + i);
                 if (i < counts[e]) {
-                    slotToPair[slot] = start + i;
-                    pairToSlot[(int) (start + i)] = slot;
+                    maps[slot] = start + i;
+                    maps[slots + (int) (start + i)] = slot;
                 } else {
-                    slotToPair[slot] = pairs;                                  // the zero row
+                    maps[slot] = pairs;                                        // the zero row
                 }
             }
             start += counts[e];
         }
         NDManager m = sortedInputs.getManager();
+        NDArray both = m.create(maps);
+        NDArray slotToPair = both.get("0:" + slots);
+        NDArray pairToSlot = both.get(slots + ":");
         NDArray withZero = sortedInputs.concat(m.zeros(new Shape(1, hidden), sortedInputs.getDataType()), 0);
-        NDArray in = withZero.get(m.create(slotToPair)).reshape(experts, most, hidden);          // [E, M, hidden]
+        NDArray in = withZero.get(slotToPair).reshape(experts, most, hidden);                   // [E, M, hidden]
         NDArray g = in.matMul(w.stacked(Role.EXPERT_GATE).transpose(0, 2, 1));                  // [E, M, ffn]
         NDArray u = in.matMul(w.stacked(Role.EXPERT_UP).transpose(0, 2, 1));
         NDArray y = Ops.silu(g).mul(u).matMul(w.stacked(Role.EXPERT_DOWN).transpose(0, 2, 1));  // [E, M, hidden]
-        return y.reshape(experts * most, hidden).get(m.create(pairToSlot));                    // [N*k, hidden]
+        return y.reshape(experts * most, hidden).get(pairToSlot);                              // [N*k, hidden]
     }
 
     /** Every expert on every token (for statistics); the output mixes them with the real gate weights. */

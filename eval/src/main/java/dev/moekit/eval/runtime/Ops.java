@@ -48,7 +48,22 @@ final class Ops {
      * no operand).
      */
     static NDArray times(NDArray x, double v) {
-        return x.mul(x.getManager().create(v));
+        return x.mul(scalar(x, v));
+    }
+
+    private record ScalarKey(ai.djl.Device device, double value) {}
+
+    private static final java.util.Map<ScalarKey, NDArray> SCALARS = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * The 0-dim float64 array of {@code v} on {@code like}'s device, the one DJL's {@code add(Number)} would create,
+     * made once per (device, value) and kept for the JVM's life: on a GPU each fresh scalar is a copy from host
+     * memory, which libtorch makes wait for the whole stream, so a scalar made per op stalled the host on the device
+     * several times per layer. Resident, it is also safe for autograd to keep (see {@link #times}).
+     */
+    static NDArray scalar(NDArray like, double v) {
+        return SCALARS.computeIfAbsent(new ScalarKey(like.getDevice(), v),
+                k -> ai.djl.engine.Engine.getEngine(Engines.PYTORCH).newBaseManager(k.device()).create(k.value()));
     }
 
     /** {@code y = x W^T + b}: x {@code [..., in]}, W {@code [out, in]}, b {@code [out]} or null. */
@@ -63,7 +78,7 @@ final class Ops {
     static NDArray rmsNorm(NDArray x, NDArray w, double eps) {
         DataType dt = x.getDataType();
         NDArray xf = cast(x, DataType.FLOAT32);
-        NDArray rms = xf.square().mean(new int[] {-1}, true).add(eps).sqrt();
+        NDArray rms = xf.square().mean(new int[] {-1}, true).add(scalar(xf, eps)).sqrt();
         return cast(xf.div(rms), dt).mul(w);
     }
 
@@ -75,7 +90,7 @@ final class Ops {
         DataType dt = x.getDataType();
         NDArray xf = cast(x, DataType.FLOAT32);
         NDArray centred = xf.sub(xf.mean(new int[] {-1}, true));
-        NDArray std = centred.square().mean(new int[] {-1}, true).add(eps).sqrt();
+        NDArray std = centred.square().mean(new int[] {-1}, true).add(scalar(xf, eps)).sqrt();
         NDArray y = cast(centred.div(std), dt).mul(w);
         return b == null ? y : y.add(b);
     }
