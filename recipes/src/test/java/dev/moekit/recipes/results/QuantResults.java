@@ -82,6 +82,7 @@ public final class QuantResults {
         if (file == null || file.isBlank() || !Files.isRegularFile(Path.of(file))) {
             return;
         }
+        PRIOR.clear(); // settings are per model
         boolean in = false;
         Pattern bits = Pattern.compile("([0-9]+\\.[0-9]+) bits");
         for (String line : Files.readAllLines(Path.of(file))) {
@@ -97,6 +98,9 @@ public final class QuantResults {
                 continue;
             }
             String[] cells = line.split("\\|");
+            if (cells.length < 10) { // not a result row (a frontier table joined by an older version)
+                continue;
+            }
             String setting = cells[1].trim();
             if (!ASSEMBLE && !ROWS.matcher(setting).matches() || !PRIOR.add(setting)) { // a row kept twice is kept once
                 continue;
