@@ -121,7 +121,11 @@ public final class QuantResults {
         StringBuilder md = new StringBuilder("# Quantization results\n\n");
         md.append("Produced by `scripts/results-quantization.sh ").append(evalWindows).append(' ').append(calWindows).append("` (")
                 .append(Instant.now().toString(), 0, 10).append(", ").append(Runtime.getRuntime().availableProcessors())
-                .append(" CPU cores, shared with other jobs: times are not comparable). Every output is written as compressed-tensors ")
+                .append(" CPU cores, shared with other jobs: times are not comparable")
+                .append(System.getProperty("moekit.prior", "").isBlank() ? "" : "; rows joined from several runs of the same script and protocol, "
+                        + "each resuming where the others stopped (`PRIOR=<earlier page>`, then `moekit.assemble`); one run of all rows takes "
+                        + "several hours on 2 cores")
+                .append("). Every output is written as compressed-tensors ")
                 .append("`pack-quantized` (routers, embeddings, norms and lm_head unquantized), measured on disk, dequantized and evaluated on ")
                 .append("the first ").append(evalWindows).append(" windows of 256 tokens of each `*.test.txt` split against the original ")
                 .append("(mean KL over all scored positions, top-1 agreement). Calibrated methods calibrate on ").append(calWindows)
@@ -280,6 +284,7 @@ public final class QuantResults {
         for (int bits : new int[] {8, 6, 5}) {
             run(table, name, "RTN int" + bits, orig, work.resolve("rtn" + bits), base.withScheme(new QuantScheme(bits, 128, true)), null, ev, null);
         }
+        FRONTIER.png(name, png(name)); // also when every row came from a prior run
     }
 
     /** A solver row: the sensitivity measured once per method (kept in {@code measured}), then the run. */
