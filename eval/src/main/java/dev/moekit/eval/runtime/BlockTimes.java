@@ -80,19 +80,19 @@ public final class BlockTimes {
     public static void lap(Block block, NDArray onDevice) {
         long issued = System.nanoTime();
         sync(onDevice.getDevice());
-        long done = System.nanoTime();
-        int b = block.ordinal();
-        ISSUED[b] += issued - mark;
-        TOTAL[b] += done - mark;
-        COUNT[b]++;
-        mark = done;
+        charge(block, issued, System.nanoTime());
     }
 
     /** Ends {@code block} whose result is already on the host (nothing to wait for). */
     public static void lapHost(Block block) {
         long done = System.nanoTime();
+        charge(block, done, done);
+    }
+
+    /** Charges the time since the last boundary to {@code block}: issued until {@code issued}, total until {@code done}. */
+    private static void charge(Block block, long issued, long done) {
         int b = block.ordinal();
-        ISSUED[b] += done - mark;
+        ISSUED[b] += issued - mark;
         TOTAL[b] += done - mark;
         COUNT[b]++;
         mark = done;
