@@ -10,17 +10,92 @@ package dev.moekit.quantize;
  * {@code scale = (xmax - xmin) / (2^bits - 1)}, {@code zero = 2^(bits-1)} (symmetric) or {@code round(-xmin/scale)};
  * codes {@code q = clamp(round(x/scale) + zero, 0, 2^bits - 1)} and values {@code scale * (q - zero)}.
  *
+ * <p><b>Quantized group scales</b> ({@code scaleBits > 0}, llama.cpp's k-quants): the row is cut into super-blocks of
+ * {@link #SUPER_BLOCK} weights, each holding {@code 256 / groupSize} groups; a group's scale is {@code d * sc} with
+ * {@code d} one fp16 per super-block and {@code sc} a {@code scaleBits}-bit integer ({@code 1..2^scaleBits - 1}, or
+ * {@code 1..2^(scaleBits-1) - 1} on a symmetric grid, whose stored scales are signed). An asymmetric k-grid has a
+ * <em>minimum</em> per group instead of an integer zero point, {@code dmin * m} with {@code dmin} fp16 per super-block
+ * and {@code m} a {@code scaleBits}-bit integer, and values {@code scale * q - min}; a symmetric one keeps the middle
+ * code as zero point. Small groups then cost few bits: {@code int2/g16/asym/k4} is 2.625 bits a weight (GGUF's Q2_K),
+ * {@code int4/g32/asym/k6} 4.5 (Q4_K). Rows must be a whole number of super-blocks ({@link #fits}); others take
+ * {@link #forCols} (as llama.cpp does). {@link #parse} also reads GGUF's type names ({@code q2_k} ... {@code q8_0}).
+ *
  * @param bits       2 to 8 ({@link #WIDTHS}); which a packed format can store is the format's to say
  *                   ({@code PackedFormat#check}): GPTQ's layout holds 2, 3, 4 and 8 only
  * @param groupSize  0 (per channel) or a positive group width, e.g. 32, 64, 128
  * @param symmetric  symmetric grid (zero point fixed at the middle code)
+ * @param scaleBits  0: scales stored as floats (the format's scale dtype); 4 to 8: k-quant scales, see above
  */
-public record QuantScheme(int bits, int groupSize, boolean symmetric) {
+public record QuantScheme(int bits, int groupSize, boolean symmetric, int scaleBits) {
     public QuantScheme {
         checkWidth("quantization bits", bits, false);
         if (groupSize < 0) {
             throw new IllegalArgumentException("group size must be 0 (per channel) or positive, got " + groupSize);
         }
+        if (scaleBits != 0) {
+            if (scaleBits < 4 || scaleBits > 8) {
+                throw new IllegalArgumentException("quantized group scales take 4 to 8 bits, got " + scaleBits);
+            }
+            if (groupSize == 0 || SUPER_BLOCK % groupSize != 0 || groupSize < 8) {
+                throw new IllegalArgumentException("quantized group scales need groups of 8 to 256 weights that divide the "
+                        + SUPER_BLOCK + "-weight super-block, got " + (groupSize == 0 ? "per-channel" : "g" + groupSize));
+            }
+        }
+    }
+
+    /** A scheme whose scales are floats. */
+    public QuantScheme(int bits, int groupSize, boolean symmetric) {
+        this(bits, groupSize, symmetric, 0);
+    }
+
+    /** Weights per super-block of a k-quant scheme (GGUF's {@code QK_K}). */
+    public static final int SUPER_BLOCK = 256;
+
+    /** Whether group scales are quantized integers of a per-super-block fp16 (a k-quant scheme). */
+    public boolean quantizedScales() {
+        return scaleBits > 0;
+    }
+
+    /** Whether groups have a float minimum ({@code scale * q - min}) rather than an integer zero point. */
+    public boolean hasMins() {
+        return scaleBits > 0 && !symmetric;
+    }
+
+    /** Largest quantized group scale (and minimum): see the class comment. */
+    public int maxScaleCode() {
+        return symmetric ? (1 << (scaleBits - 1)) - 1 : (1 << scaleBits) - 1;
+    }
+
+    /** Whether a row of {@code cols} inputs can take this scheme (k-quants need whole super-blocks). */
+    public boolean fits(int cols) {
+        return scaleBits == 0 || cols % SUPER_BLOCK == 0;
+    }
+
+    /**
+     * The scheme a row of {@code cols} inputs takes: this one where it {@link #fits}, else llama.cpp's fallback for
+     * its k-quant (2 and 3 bits: int4/g32/sym, GGUF's Q4_0; 4: int5/g32/sym, Q5_0; 5 to 8: int8/g32/sym, Q8_0), with
+     * groups of 32 where those divide the row and per-channel grids where they do not.
+     */
+    public QuantScheme forCols(int cols) {
+        if (fits(cols)) {
+            return this;
+        }
+        int b = bits <= 3 ? 4 : bits == 4 ? 5 : 8;
+        return new QuantScheme(b, cols % 32 == 0 ? 32 : 0, true);
+    }
+
+    /**
+     * Bits a weight of a row of {@code cols} costs in codes and grids when stored tightly (a GGUF block, or a
+     * fake-quant output's accounting of one): codes, plus per group the quantized scale (and minimum), plus per
+     * super-block the fp16 scale (and minimum scale); only for schemes with {@link #quantizedScales}.
+     */
+    public double kBitsPerWeight() {
+        if (!quantizedScales()) {
+            throw new IllegalStateException(this + " has float scales");
+        }
+        int perGroup = hasMins() ? 2 * scaleBits : scaleBits;
+        int perSuper = hasMins() ? 32 : 16;
+        return bits + (double) perGroup / groupSize + (double) perSuper / SUPER_BLOCK;
     }
 
     /** The widths a scheme may have, as users read them. */
@@ -57,17 +132,39 @@ public record QuantScheme(int bits, int groupSize, boolean symmetric) {
     }
 
     public QuantScheme withBits(int b) {
-        return new QuantScheme(b, groupSize, symmetric);
+        return new QuantScheme(b, groupSize, symmetric, scaleBits);
     }
+
+    /** GGUF's quantization types that are schemes, by their lower-case names: k-quants and the 32-weight legacy types. */
+    public static final java.util.Map<String, QuantScheme> GGUF_TYPES = java.util.Map.of(
+            "q2_k", new QuantScheme(2, 16, false, 4),
+            "q3_k", new QuantScheme(3, 16, true, 6),
+            "q4_k", new QuantScheme(4, 32, false, 6),
+            "q5_k", new QuantScheme(5, 32, false, 6),
+            "q6_k", new QuantScheme(6, 16, true, 8),
+            "q4_0", new QuantScheme(4, 32, true),
+            "q5_0", new QuantScheme(5, 32, true),
+            "q8_0", new QuantScheme(8, 32, true));
 
     /**
      * Parses the form {@link #toString()} writes, as recipes give candidate schemes: {@code int<bits>}, then optionally
      * {@code /g<size>} or {@code /channel} (default {@code g128}) and {@code /sym} or {@code /asym} (default symmetric),
-     * e.g. {@code int2/g64/asym}, {@code int3}, {@code int4/channel}. Fails naming {@code key} and the text.
+     * e.g. {@code int2/g64/asym}, {@code int3}, {@code int4/channel}; then optionally {@code /k<bits>} for quantized
+     * group scales ({@code int4/g32/asym/k6}). GGUF's type names ({@link #GGUF_TYPES}: {@code q4_k}, {@code q8_0}, ...)
+     * are read as their schemes. Fails naming {@code key} and the text.
      */
     public static QuantScheme parse(String key, String text) {
-        String[] parts = text.trim().toLowerCase(java.util.Locale.ROOT).split("/");
-        String bad = key + ": '" + text + "' is not a scheme (expected e.g. int3, int2/g64/asym, int4/channel/sym)";
+        String lower = text.trim().toLowerCase(java.util.Locale.ROOT);
+        if (GGUF_TYPES.containsKey(lower)) {
+            return GGUF_TYPES.get(lower);
+        }
+        String[] parts = lower.split("/");
+        String bad = key + ": '" + text + "' is not a scheme (expected e.g. int3, int2/g64/asym, int4/channel/sym, int4/g32/asym/k6, q4_k)";
+        int scaleBits = 0;
+        if (parts.length > 1 && parts[parts.length - 1].matches("k[0-9]+")) {
+            scaleBits = Integer.parseInt(parts[parts.length - 1].substring(1));
+            parts = java.util.Arrays.copyOf(parts, parts.length - 1);
+        }
         if (parts.length > 3 || !parts[0].matches("int[0-9]+")) {
             throw new IllegalArgumentException(bad);
         }
@@ -92,11 +189,16 @@ public record QuantScheme(int bits, int groupSize, boolean symmetric) {
         if (groupSeen && group == 0 && parts[1].startsWith("g")) {
             throw new IllegalArgumentException(key + ": '" + text + "': write a per-channel group as /channel, not /g0");
         }
-        return new QuantScheme(bits, group, symmetric);
+        try {
+            return new QuantScheme(bits, group, symmetric, scaleBits);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(key + ": '" + text + "': " + e.getMessage(), e);
+        }
     }
 
     @Override
     public String toString() {
-        return "int" + bits + (groupSize == 0 ? "/channel" : "/g" + groupSize) + (symmetric ? "/sym" : "/asym");
+        return "int" + bits + (groupSize == 0 ? "/channel" : "/g" + groupSize) + (symmetric ? "/sym" : "/asym")
+                + (scaleBits > 0 ? "/k" + scaleBits : "");
     }
 }

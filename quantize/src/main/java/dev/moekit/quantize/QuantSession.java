@@ -186,7 +186,7 @@ public final class QuantSession implements AutoCloseable {
         for (int j = 0; j < natural.length; j++) {
             natural[j] = j / q.scheme().groupSize();
         }
-        return new QuantizedMatrix(q.rows(), q.cols(), q.scheme(), q.codes(), q.scales(), q.zeros(), natural);
+        return new QuantizedMatrix(q.rows(), q.cols(), q.scheme(), q.codes(), q.scales(), q.zeros(), natural, q.mins());
     }
 
     /**

@@ -18,9 +18,11 @@ import java.lang.foreign.MemorySegment;
  * @param scales [rows, groups], already rounded to the storage dtype of the scales
  * @param zeros  [rows, groups], unsigned zero points in 0..2^bits-1
  * @param gIdx   [cols] group of each input column, or null for natural order ({@code j / groupWidth})
+ * @param mins   [rows, groups] float minimum of each group where the scheme {@link QuantScheme#hasMins has mins} (then
+ *               {@code W[i][j] = scale * code - min} and the zeros are unused), else null
  */
 public record QuantizedMatrix(int rows, int cols, QuantScheme scheme, byte[] codes, float[] scales, byte[] zeros,
-                              int[] gIdx) {
+                              int[] gIdx, float[] mins) {
     public QuantizedMatrix {
         int groups = scheme.groups(cols);
         if (codes.length != (long) rows * cols || scales.length != (long) rows * groups || zeros.length != scales.length) {
@@ -29,6 +31,22 @@ public record QuantizedMatrix(int rows, int cols, QuantScheme scheme, byte[] cod
         if (gIdx != null && gIdx.length != cols) {
             throw new IllegalArgumentException("g_idx has " + gIdx.length + " entries, expected " + cols);
         }
+        if ((mins != null) != scheme.hasMins() || mins != null && mins.length != scales.length) {
+            throw new IllegalArgumentException(scheme + (scheme.hasMins() ? " needs one minimum per group" : " has no minimums"));
+        }
+        if (!scheme.fits(cols)) {
+            throw new IllegalArgumentException(scheme + " needs rows of whole " + QuantScheme.SUPER_BLOCK + "-weight super-blocks, got " + cols + " columns");
+        }
+    }
+
+    /** A matrix whose groups have integer zero points (every scheme without {@link QuantScheme#hasMins mins}). */
+    public QuantizedMatrix(int rows, int cols, QuantScheme scheme, byte[] codes, float[] scales, byte[] zeros, int[] gIdx) {
+        this(rows, cols, scheme, codes, scales, zeros, gIdx, null);
+    }
+
+    /** Minimum of row {@code i}, group {@code g} (schemes with mins). */
+    public float min(int i, int g) {
+        return mins[i * groups() + g];
     }
 
     public int groups() {
@@ -108,13 +126,19 @@ public record QuantizedMatrix(int rows, int cols, QuantScheme scheme, byte[] cod
             int gw = scheme.groupWidth(cols);
             for (int g = 0; g < groups; g++) {
                 int k = i * groups + g;
-                Kernels.values(c, out, off + g * gw, Math.min(gw, cols - g * gw), scales[k], zeros[k] & 0xff);
+                if (mins != null) {
+                    for (int j = off + g * gw, end = off + Math.min(cols, (g + 1) * gw); j < end; j++) {
+                        out[j] = dequantMin(scales[k], c[j] & 0xff, mins[k]);
+                    }
+                } else {
+                    Kernels.values(c, out, off + g * gw, Math.min(gw, cols - g * gw), scales[k], zeros[k] & 0xff);
+                }
             }
             return;
         }
         for (int j = 0; j < cols; j++) {
             int k = i * groups + gIdx[j];
-            out[off + j] = dequant(scales[k], c[off + j] & 0xff, zeros[k] & 0xff);
+            out[off + j] = mins != null ? dequantMin(scales[k], c[off + j] & 0xff, mins[k]) : dequant(scales[k], c[off + j] & 0xff, zeros[k] & 0xff);
         }
     }
 
@@ -137,5 +161,10 @@ public record QuantizedMatrix(int rows, int cols, QuantScheme scheme, byte[] cod
     /** The single dequantization formula: {@code scale * (q - zero)} in fp32. */
     public static float dequant(float scale, int q, int zero) {
         return scale * (float) (q - zero);
+    }
+
+    /** The formula of groups with a minimum: {@code scale * q - min} in fp32 (GGUF's k-quants compute the same). */
+    public static float dequantMin(float scale, int q, float min) {
+        return scale * (float) q - min;
     }
 }

@@ -1,6 +1,7 @@
 package dev.moekit.quantize.method;
 
 import dev.moekit.quantize.Grid;
+import dev.moekit.quantize.KGrid;
 import dev.moekit.quantize.QuantScheme;
 import dev.moekit.quantize.QuantizedMatrix;
 import dev.moekit.toolkit.io.DType;
@@ -94,7 +95,9 @@ public final class Gptq {
         private final int groups;
         private final float[] scales;
         private final byte[] zeros;
+        private final float[] mins;
         private final byte[] codes;
+        private final int blockSize;
         private int[] perm;
         private float[] importance;
         private int dead;
@@ -112,7 +115,27 @@ public final class Gptq {
             this.groups = s.groups(cols);
             this.scales = new float[rows * groups];
             this.zeros = new byte[rows * groups];
+            this.mins = s.hasMins() ? new float[rows * groups] : null;
             this.codes = new byte[rows * cols];
+            // k-quant grids are found a whole super-block at a time, so a block must hold whole super-blocks
+            this.blockSize = s.quantizedScales() ? lcm(p.blockSize(), QuantScheme.SUPER_BLOCK) : p.blockSize();
+            if (!s.fits(cols)) {
+                throw new IllegalArgumentException(s + " needs rows of whole " + QuantScheme.SUPER_BLOCK + "-weight super-blocks, got " + cols + " columns");
+            }
+            if (s.quantizedScales() && p.actOrder()) {
+                throw new IllegalArgumentException("activation order does not apply to " + s + ": k-quant groups are consecutive columns (no g_idx)");
+            }
+        }
+
+        private static int lcm(int a, int b) {
+            int x = a;
+            int y = b;
+            while (y != 0) {
+                int t = x % y;
+                x = y;
+                y = t;
+            }
+            return a / x * b;
         }
 
         Result run() {
@@ -127,8 +150,8 @@ public final class Gptq {
             damp();
             float[] hinv = la.inverseCholeskyUpper(h, cols);
             try (Linalg.RowMatrix errT = la.rowMatrix(cols, rows)) { // [cols, rows]: Err transposed
-                for (int i1 = 0; i1 < cols; i1 += p.blockSize()) {
-                    block(i1, Math.min(i1 + p.blockSize(), cols), hinv, errT);
+                for (int i1 = 0; i1 < cols; i1 += blockSize) {
+                    block(i1, Math.min(i1 + blockSize, cols), hinv, errT);
                 }
             }
             return new Result(finish(), loss, dead);
@@ -244,7 +267,11 @@ public final class Gptq {
             for (int i = 0; i < b; i++) {
                 int col = i1 + i;
                 int g = s.groupSize() > 0 ? col / gw : 0;
-                if (s.groupSize() > 0 && col % gw == 0) {
+                if (s.quantizedScales()) {
+                    if (col % QuantScheme.SUPER_BLOCK == 0) {
+                        superBlock(r, i, col, w0, b);
+                    }
+                } else if (s.groupSize() > 0 && col % gw == 0) {
                     int len = Math.min(gw, b - i);
                     Grid.Params gp = importance != null ? Grid.search(w0, r * b + i, len, s, scaleType, importance, col)
                             : Grid.find(w0, r * b + i, len, s, scaleType);
@@ -257,8 +284,16 @@ public final class Gptq {
                 float d = hinv[hrow + col];
                 int at = r * b + i;
                 float x = w1[at];
-                int q = Grid.code(x, scale, zero, maxq);
-                float diff = x - QuantizedMatrix.dequant(scale, q, zero);
+                int q;
+                float diff;
+                if (mins != null) {
+                    float min = mins[r * groups + g];
+                    q = KGrid.codeMin(x, scale, min, maxq);
+                    diff = x - QuantizedMatrix.dequantMin(scale, q, min);
+                } else {
+                    q = Grid.code(x, scale, zero, maxq);
+                    diff = x - QuantizedMatrix.dequant(scale, q, zero);
+                }
                 codes[r * cols + col] = (byte) q;
                 float e = diff / d;
                 err1[at] = e;
@@ -266,6 +301,23 @@ public final class Gptq {
                 axpy(w1, at + 1, hinv, hrow + col + 1, b - i - 1, -e);
             }
             return rowLoss;
+        }
+
+        /**
+         * The k-quant grids of row {@code r}'s super-block starting at column {@code col} (block offset {@code i}), from
+         * the block-start values {@code w0} as the other group grids are.
+         */
+        private void superBlock(int r, int i, int col, float[] w0, int b) {
+            KGrid.Block kb = KGrid.find(w0, r * b + i, s, importance, col, importance != null);
+            int per = QuantScheme.SUPER_BLOCK / s.groupSize();
+            int g0 = col / s.groupSize();
+            for (int g = 0; g < per; g++) {
+                scales[r * groups + g0 + g] = kb.scales()[g];
+                zeros[r * groups + g0 + g] = (byte) kb.zeros()[g];
+                if (mins != null) {
+                    mins[r * groups + g0 + g] = kb.mins()[g];
+                }
+            }
         }
 
         private static void axpy(float[] y, int yo, float[] x, int xo, int n, float a) {
@@ -276,7 +328,7 @@ public final class Gptq {
 
         private QuantizedMatrix finish() {
             if (perm == null) {
-                return new QuantizedMatrix(rows, cols, s, codes, scales, zeros, null);
+                return new QuantizedMatrix(rows, cols, s, codes, scales, zeros, null, mins);
             }
             byte[] natural = new byte[codes.length];
             for (int r = 0; r < rows; r++) {

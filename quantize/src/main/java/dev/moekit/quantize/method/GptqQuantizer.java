@@ -122,6 +122,9 @@ public final class GptqQuantizer implements WeightQuantizer<GptqQuantizer.Parame
 
     /** The device GPTQ runs on for {@code in}, or null for the host. */
     private static Device device(Parameters p, Input in) {
+        if (in.scheme().quantizedScales()) {
+            return null; // k-quant grids (quantized group scales) run on the host
+        }
         return p.gptqDevice().onDevice(in.device()) ? (in.device() == null ? Device.cpu() : in.device()) : null;
     }
 
@@ -129,6 +132,9 @@ public final class GptqQuantizer implements WeightQuantizer<GptqQuantizer.Parame
     public void check(Parameters p, QuantScheme s) {
         if (s.groupSize() > 0 && p.blockSize() % s.groupSize() != 0) {
             throw new IllegalArgumentException("GPTQ block size " + p.blockSize() + " must be a multiple of the group size " + s.groupSize());
+        }
+        if (s.quantizedScales() && p.actOrder()) {
+            throw new IllegalArgumentException("act_order does not apply to " + s + ": k-quant groups are consecutive columns (no g_idx)");
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.moekit.quantize.method;
 
 import dev.moekit.quantize.Grid;
+import dev.moekit.quantize.KGrid;
 import dev.moekit.quantize.Kernels;
 import dev.moekit.quantize.QuantScheme;
 import dev.moekit.quantize.QuantizedMatrix;
@@ -35,6 +36,9 @@ public final class Rtn {
         if (w.length != (long) rows * cols) {
             throw new IllegalArgumentException("weight has " + w.length + " values, expected " + rows + "x" + cols);
         }
+        if (s.quantizedScales()) {
+            return kQuantize(w, rows, cols, s, clipSearch, importance);
+        }
         int gw = s.groupWidth(cols);
         int groups = s.groups(cols);
         int maxq = s.maxq();
@@ -53,6 +57,40 @@ public final class Rtn {
             }
         });
         return new QuantizedMatrix(rows, cols, s, codes, scales, zeros, null);
+    }
+
+    /** A k-quant scheme: every super-block of every row gets {@link KGrid#find}'s grids. */
+    private static QuantizedMatrix kQuantize(float[] w, int rows, int cols, QuantScheme s, boolean search, float[] importance) {
+        if (!s.fits(cols)) {
+            throw new IllegalArgumentException(s + " needs rows of whole " + QuantScheme.SUPER_BLOCK + "-weight super-blocks, got " + cols + " columns");
+        }
+        int gw = s.groupSize();
+        int groups = s.groups(cols);
+        int perSuper = QuantScheme.SUPER_BLOCK / gw;
+        int maxq = s.maxq();
+        byte[] codes = new byte[w.length];
+        float[] scales = new float[rows * groups];
+        byte[] zeros = new byte[rows * groups];
+        float[] mins = s.hasMins() ? new float[rows * groups] : null;
+        java.util.stream.IntStream.range(0, rows).parallel().forEach(i -> {
+            for (int sb = 0; sb < cols / QuantScheme.SUPER_BLOCK; sb++) {
+                int col0 = sb * QuantScheme.SUPER_BLOCK;
+                KGrid.Block b = KGrid.find(w, i * cols + col0, s, importance, col0, search);
+                for (int g = 0; g < perSuper; g++) {
+                    int k = i * groups + sb * perSuper + g;
+                    scales[k] = b.scales()[g];
+                    zeros[k] = (byte) b.zeros()[g];
+                    if (mins != null) {
+                        mins[k] = b.mins()[g];
+                    }
+                }
+                for (int j = 0; j < QuantScheme.SUPER_BLOCK; j++) {
+                    int at = i * cols + col0 + j;
+                    codes[at] = (byte) KGrid.code(w[at], b, j / gw, maxq);
+                }
+            }
+        });
+        return new QuantizedMatrix(rows, cols, s, codes, scales, zeros, null, mins);
     }
 
     private static void codeRange(float[] w, byte[] codes, int from, int len, Grid.Params p, int maxq) {
