@@ -13,7 +13,8 @@ import java.util.function.Function;
 /**
  * Decides the scheme of every selected module: {@link BitRule}s first (first match wins, {@link BitRule#KEEP} leaves
  * a module unquantized), then the {@link BitAllocator} for the rest, then the uniform-experts constraint (all routed
- * experts of a layer share one scheme) when asked for.
+ * experts of a layer share one scheme) when asked for. A k-quant scheme a module's rows do not fit becomes
+ * {@link QuantScheme#forCols its fallback} for that module, as llama.cpp does.
  */
 final class BitPlanner {
     private final QuantOptions opts;
@@ -51,7 +52,7 @@ final class BitPlanner {
         }
         boolean gIdx = opts.method().activationOrder();
         BitAllocator.Input in = new BitAllocator.Input(free, out, opts.scheme(), opts.uniformExpertBits(), usage, weights,
-                (m, s) -> opts.format().storedBits(m, s, gIdx, weightType), sensitivity);
+                (m, s) -> opts.format().storedBits(m, s.forCols(m.cols()), gIdx, weightType), sensitivity);
         Map<LinearModule, QuantScheme> allocated = opts.allocation().allocate(in);
         for (LinearModule m : free) {
             QuantScheme s = allocated.get(m);
@@ -64,7 +65,8 @@ final class BitPlanner {
             checkUniform(out);
         }
         Map<LinearModule, QuantScheme> ordered = new LinkedHashMap<>();
-        selected.stream().filter(out::containsKey).forEach(m -> ordered.put(m, out.get(m)));
+        // rows a k-quant does not fit (not a whole number of 256-weight super-blocks) take llama.cpp's fallback type
+        selected.stream().filter(out::containsKey).forEach(m -> ordered.put(m, out.get(m).forCols(m.cols())));
         return ordered;
     }
 

@@ -70,6 +70,19 @@ public interface PackedFormat extends Method<NoParams> {
     default void checkWidth(int bits) {
     }
 
+    /**
+     * Refuses a scheme this format cannot store: its width ({@link #checkWidth}) and, by default, quantized group
+     * scales ({@link QuantScheme#quantizedScales}), which no engine reads from compressed-tensors or GPTQ tensors;
+     * formats that store them (fake-quant, which writes values) override this.
+     */
+    default void check(QuantScheme s) {
+        checkWidth(s.bits());
+        if (s.quantizedScales()) {
+            throw new IllegalArgumentException("the " + name() + " format stores float group scales, not the quantized sub-block scales of "
+                    + s + " (a GGUF k-quant); write fake-quant for its quality, or choose a scheme without /k");
+        }
+    }
+
     /** The dtype scales are stored in for weights of {@code weightType}. */
     DType scaleType(DType weightType);
 

@@ -31,13 +31,13 @@ public record QuantOptions(BoundQuantizer<?> method, PackedFormat format, QuantS
         if (method == null || format == null || scheme == null || selector == null || allocation == null || writer == null) {
             throw new IllegalArgumentException("quantization options: every field is required");
         }
-        format.checkWidth(scheme.bits());
+        format.check(scheme);
         for (BitRule r : rules) {
             if (r.bits() != BitRule.KEEP) {
-                format.checkWidth(r.bits());
+                format.check(scheme.withBits(r.bits()));
             }
         }
-        allocation.widths(scheme).forEach(format::checkWidth);
+        allocation.candidates(scheme).forEach(format::check);
     }
 
     /** 4-bit, group 128, symmetric RTN of the default modules, uniform bits, written as {@code format}. */

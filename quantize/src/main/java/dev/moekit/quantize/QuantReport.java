@@ -44,7 +44,8 @@ public record QuantReport(String format, List<ModuleReport> modules, List<String
      * @param storedBits        stored bits (codes, scales, zeros, g_idx)
      */
     public record ModuleReport(String module, Role role, int layer, int expert, int bits, int groupSize, boolean symmetric,
-                               String method, String fallback, long params, long calibrationRows, double relativeError, long storedBits) {}
+                               String method, String fallback, long params, long calibrationRows, double relativeError, long storedBits,
+                               String scheme) {}
 
     public JsonNode toJson() {
         return Json.PRETTY.valueToTree(this);

@@ -90,12 +90,17 @@ public record QuantScheme(int bits, int groupSize, boolean symmetric, int scaleB
      * super-block the fp16 scale (and minimum scale); only for schemes with {@link #quantizedScales}.
      */
     public double kBitsPerWeight() {
+        return (double) kBitsPerSuperBlock() / SUPER_BLOCK;
+    }
+
+    /** Bits one super-block of 256 weights takes stored tightly: see {@link #kBitsPerWeight}. */
+    public long kBitsPerSuperBlock() {
         if (!quantizedScales()) {
             throw new IllegalStateException(this + " has float scales");
         }
         int perGroup = hasMins() ? 2 * scaleBits : scaleBits;
         int perSuper = hasMins() ? 32 : 16;
-        return bits + (double) perGroup / groupSize + (double) perSuper / SUPER_BLOCK;
+        return (long) bits * SUPER_BLOCK + (long) perGroup * (SUPER_BLOCK / groupSize) + perSuper;
     }
 
     /** The widths a scheme may have, as users read them. */

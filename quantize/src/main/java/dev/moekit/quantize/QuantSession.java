@@ -152,7 +152,7 @@ public final class QuantSession implements AutoCloseable {
         double err = QuantError.relative(weight, q);
         long bits = opts.format().storedBits(m, s, q.gIdx() != null, in.info(m.tensor()).dtype());
         reports.put(m, new QuantReport.ModuleReport(m.module(), m.role(), m.layer(), m.expert(), s.bits(), s.groupSize(),
-                s.symmetric(), r.method(), r.fallback(), m.params(), rows, err, bits));
+                s.symmetric(), r.method(), r.fallback(), m.params(), rows, err, bits, s.toString()));
         return q;
     }
 

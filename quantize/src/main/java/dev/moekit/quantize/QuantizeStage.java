@@ -121,6 +121,8 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
             @Doc("default bit width: 2 to 8 (the gptq format holds 2, 3, 4, 8)") Integer bits,
             @Doc("group size along the input dimension, 0 for one group per output channel") Integer groupSize,
             @Doc("symmetric grid (false: asymmetric, with zero points)") Boolean symmetric,
+            @Doc("the default scheme as one string, instead of bits/group_size/symmetric: e.g. int3/g64/asym, int2/g16/asym/k4 "
+                    + "(quantized sub-block scales, fake-quant only) or a GGUF type q2_k, q3_k, q4_k, q5_k, q6_k, q4_0, q5_0, q8_0") String scheme,
             @Doc("modules considered, as selector entries (exact names, re:, kind:, role:)") List<String> targets,
             @Doc("modules excluded, as selector entries") List<String> ignore,
             @Doc("fixed bits by selector, first match wins: [{targets, ignore, bits}]") List<Rule> rules,
@@ -155,6 +157,19 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
             method = q.name();
             PackedFormat f = named("format", format == null ? "compressed-tensors" : format, PackedFormat::named);
             format = f.name();
+            int scaleBits = 0;
+            if (scheme != null) { // bits/group_size/symmetric may repeat it (as the stage's own params do), never contradict it
+                QuantScheme parsed = QuantScheme.parse("scheme", scheme);
+                if (bits != null && bits != parsed.bits() || groupSize != null && groupSize != parsed.groupSize()
+                        || symmetric != null && symmetric != parsed.symmetric()) {
+                    throw new IllegalArgumentException("scheme '" + scheme + "' is " + parsed + ": give scheme or bits/group_size/symmetric, not both");
+                }
+                bits = parsed.bits();
+                groupSize = parsed.groupSize();
+                symmetric = parsed.symmetric();
+                scaleBits = parsed.scaleBits();
+                scheme = parsed.toString();
+            }
             bits = bits == null ? 4 : bits;
             checkBits("bits", bits, false);
             groupSize = groupSize == null ? 128 : groupSize;
@@ -162,6 +177,7 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
                 throw new IllegalArgumentException("group_size must be 0 (one group per output channel) or positive, got " + groupSize);
             }
             symmetric = symmetric == null || symmetric;
+            QuantScheme base = new QuantScheme(bits, groupSize, symmetric, scaleBits);
             targets = targets == null ? QuantOptions.DEFAULT_TARGETS : List.copyOf(targets);
             ignore = ignore == null ? List.of() : List.copyOf(ignore);
             rules = rules == null ? List.of() : List.copyOf(rules);
@@ -204,29 +220,34 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
                     ba.paramsJson().path("candidate_bits").forEach(n -> widths.add(n.intValue()));
                     candidateBits = List.copyOf(widths);
                 } else {
-                    candidateSchemes = ba.candidates(new QuantScheme(bits, groupSize, symmetric)).stream().map(QuantScheme::toString).toList();
+                    candidateSchemes = ba.candidates(base).stream().map(QuantScheme::toString).toList();
                 }
                 proxy = ba.paramsJson().path("proxy").asText();
             }
             quantmoe = quantmoe == null ? null : quantmoe.trim();
-            bq.check(new QuantScheme(bits, groupSize, symmetric));
-            checkFormatWidth("bits", f, bits);
+            bq.check(base);
+            checkFormat(scheme != null ? "scheme" : "bits", f, base);
             for (int i = 0; i < rules.size(); i++) {
                 if (rules.get(i).bits() != BitRule.KEEP) {
-                    checkFormatWidth("rules[" + i + "].bits", f, rules.get(i).bits());
+                    checkFormat("rules[" + i + "].bits", f, base.withBits(rules.get(i).bits()));
                 }
             }
-            for (QuantScheme c : ba.candidates(new QuantScheme(bits, groupSize, symmetric))) {
+            String allocKey = averageBits != null ? candidateSchemes != null ? "candidate_schemes" : "candidate_bits"
+                    : quantmoe != null ? "quantmoe" : mixture != null ? "mixture" : "bits";
+            for (QuantScheme c : ba.candidates(base)) {
                 bq.check(c);
+                checkFormat(allocKey, f, c);
             }
-            for (int b : ba.widths(new QuantScheme(bits, groupSize, symmetric))) {
-                checkFormatWidth(averageBits != null ? candidateSchemes != null ? "candidate_schemes" : "candidate_bits" : quantmoe != null ? "quantmoe" : mixture != null ? "mixture" : "bits", f, b);
-            }
+        }
+
+        /** The default scheme: {@code scheme}, or bits, group size and symmetry. */
+        public QuantScheme defaultScheme() {
+            return scheme != null ? QuantScheme.parse("scheme", scheme) : new QuantScheme(bits, groupSize, symmetric);
         }
 
         /** The run's options. */
         public QuantOptions options() {
-            QuantScheme s = new QuantScheme(bits, groupSize, symmetric);
+            QuantScheme s = defaultScheme();
             return new QuantOptions(quantizer(), PackedFormat.named(format), s, new Selector(targets, ignore),
                     rules.stream().map(r -> new BitRule(new Selector(r.targets(), r.ignore()), r.bits())).toList(), allocation(),
                     uniformExpertBits, CheckpointWriter.Options.defaults().withMaxShardSize(maxShardBytes), null);
@@ -287,9 +308,9 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
         }
     }
 
-    private static void checkFormatWidth(String key, PackedFormat f, int bits) {
+    private static void checkFormat(String key, PackedFormat f, QuantScheme s) {
         try {
-            f.checkWidth(bits);
+            f.check(s);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(key + ": " + e.getMessage(), e);
         }

@@ -83,7 +83,9 @@ public interface WeightQuantizer<P extends Record> extends Method<P> {
             this(module, weight, scheme, hessian, scaleType, linalg, null);
         }
 
+        /** {@code scheme} is taken {@link QuantScheme#forCols for the module's row length} (k-quants need whole super-blocks). */
         public Input {
+            scheme = scheme.forCols(module.cols());
             if (weight.length != module.params()) {
                 throw new IllegalArgumentException(module.module() + ": weight has " + weight.length + " values, expected " + module.rows()
                         + "x" + module.cols());

@@ -190,6 +190,46 @@ class QuantizeStageTest {
         assertMessage("{\"average_bits\": 3, \"candidate_schemes\": []}", "candidate_schemes", "at least one");
     }
 
+    @Test
+    void kQuantSchemesAreFakeQuantOnlyAndShortRowsFallBack() throws Exception {
+        QuantizeStage.Parameters p = bind("{\"format\": \"fake-quant\", \"scheme\": \"Q4_K\"}");
+        assertEquals(QuantScheme.parse("k", "q4_k"), p.defaultScheme());
+        assertEquals("int4/g32/asym/k6", p.scheme(), "written in full");
+        assertEquals(p, STAGE.bind(Params.toJson(p)), "binds back with bits, group size and symmetry repeated");
+        assertMessage("{\"scheme\": \"q4_k\"}", "scheme", "compressed-tensors", "fake-quant");
+        assertMessage("{\"format\": \"gptq\", \"scheme\": \"q4_k\"}", "scheme", "gptq");
+        assertMessage("{\"format\": \"fake-quant\", \"scheme\": \"q4_k\", \"bits\": 3}", "scheme", "not both");
+        assertMessage("{\"average_bits\": 3, \"candidate_schemes\": [\"q2_k\", \"int4\"]}", "candidate_schemes", "quantized sub-block scales");
+        assertMessage("{\"format\": \"fake-quant\", \"method\": \"gptq\", \"scheme\": \"q4_k\", \"act_order\": true}", "act_order");
+        // qwen2moe-tiny's expert down projections have 128 inputs, half a super-block: Q4_K's fallback, Q5_0
+        QuantizeStage.Parameters q = bind("{\"format\": \"fake-quant\", \"scheme\": \"q4_k\", \"targets\": [\"re:model\\\\.layers\\\\.0\\\\..*\"]}");
+        StageContext ctx = new StageContext(TestWeights.QWEN, null, "cpu", 0, Events.NONE);
+        Plan plan;
+        try (Checkpoint c = Checkpoint.open(TestWeights.QWEN)) {
+            plan = STAGE.plan(q, new PlanInput(Layout.of(c), TestWeights.QWEN, List.of()), ctx);
+        }
+        JsonNode report = STAGE.run(q, plan, TestWeights.QWEN, List.of(), tmp.resolve("k"), ctx);
+        int down = 0;
+        int fitted = 0;
+        long stored = 0;
+        long params = 0;
+        for (JsonNode m : report.path("modules")) {
+            String name = m.path("module").asText();
+            boolean shortRows = name.contains(".experts.") && name.endsWith("down_proj");
+            assertEquals(shortRows ? "int5/g32/sym" : "int4/g32/asym/k6", m.path("scheme").asText(), name);
+            down += shortRows ? 1 : 0;
+            fitted += shortRows ? 0 : 1;
+            stored += m.path("storedBits").asLong();
+            params += m.path("params").asLong();
+            if (!shortRows) {
+                assertEquals(m.path("params").asLong() * 4.5, m.path("storedBits").asDouble(), 0, name + ": GGUF's Q4_K block, 144 bytes a 256 weights");
+            }
+        }
+        assertEquals(32, down, "every routed expert's down projection");
+        assertTrue(fitted >= 32 * 2 + 4, "gate/up projections and attention keep Q4_K: " + fitted);
+        assertEquals((double) stored / params, report.path("averageStoredBits").asDouble(), 1e-9);
+    }
+
     private static void assertMessage(String json, String... parts) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> bind(json), json);
         for (String part : parts) {

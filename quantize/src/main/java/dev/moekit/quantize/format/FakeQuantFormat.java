@@ -16,7 +16,8 @@ import java.util.Map;
  * Format {@code fake-quant}: every quantized module's dequantized values in its input tensor's dtype, every other
  * tensor copied, {@code config.json} unchanged. Loads anywhere and shows the quality only; fused 3-D expert tensors
  * are written too (each expert slice quantized on its own). Holds no codes, so there is nothing to read back but the
- * values themselves. Stored bits are accounted as compressed-tensors, the size the output would pack to.
+ * values themselves. Stored bits are accounted as compressed-tensors, the size the output would pack to; schemes with quantized
+ * group scales (k-quants) as GGUF's blocks of them ({@link QuantScheme#kBitsPerSuperBlock}).
  */
 public final class FakeQuantFormat implements PackedFormat {
     @Override
@@ -49,6 +50,12 @@ public final class FakeQuantFormat implements PackedFormat {
         return true;
     }
 
+    /** Any width; quantized group scales too (their values are written, their size accounted as GGUF blocks). */
+    @Override
+    public void check(QuantScheme s) {
+        checkWidth(s.bits());
+    }
+
     @Override
     public DType scaleType(DType weightType) {
         return weightType;
@@ -66,7 +73,11 @@ public final class FakeQuantFormat implements PackedFormat {
     }
 
     @Override
-    public long storedBits(LinearModule m, QuantScheme s, boolean gIdx, DType weightType) {
+    public long storedBits(LinearModule m, QuantScheme scheme, boolean gIdx, DType weightType) {
+        QuantScheme s = scheme.forCols(m.cols());
+        if (s.quantizedScales()) { // as GGUF's k-quant blocks hold them: codes, sub-block scales and minimums, fp16 super scales
+            return (long) m.rows() * (m.cols() / QuantScheme.SUPER_BLOCK) * s.kBitsPerSuperBlock();
+        }
         return CompressedTensorsFormat.bits(m, s, gIdx, weightType);
     }
 

@@ -29,7 +29,8 @@ public final class Rtn {
      * {@link Grid#search}, weighted by {@code importance} [cols] (per input column, e.g. llama.cpp's importance matrix
      * {@code E[x_j^2]}; null: unweighted).
      */
-    public static QuantizedMatrix quantize(float[] w, int rows, int cols, QuantScheme s, DType scaleType, boolean clipSearch, float[] importance) {
+    public static QuantizedMatrix quantize(float[] w, int rows, int cols, QuantScheme scheme, DType scaleType, boolean clipSearch, float[] importance) {
+        QuantScheme s = scheme.forCols(cols); // a k-quant on rows it does not fit: llama.cpp's fallback type
         if (importance != null && importance.length != cols) {
             throw new IllegalArgumentException("importance has " + importance.length + " values, expected one per input column (" + cols + ")");
         }

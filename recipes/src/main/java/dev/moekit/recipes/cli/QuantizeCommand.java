@@ -36,6 +36,8 @@ final class QuantizeCommand implements Command {
                 Main.opt("bits", "B", "default bit width: 2 to 8 (default 4; the gptq format holds 2, 3, 4, 8)"),
                 Main.opt("group-size", "G", "group size 32, 64, 128 (default) or 0 for per channel"),
                 Main.flag("asym", "asymmetric grid (zero points) instead of symmetric"),
+                Main.opt("scheme", "SCHEME", "the default scheme in one, instead of --bits/--group-size/--asym: e.g. int3/g64/asym, "
+                        + "or a k-quant with quantized sub-block scales (fake-quant only): q2_k, q3_k, q4_k, q5_k, q6_k, int2/g16/asym/k4"),
                 Main.flag("clip-search", "search each group's clipping range for the least rounding error (Hessian-weighted with gptq)"),
                 Main.opt("gptq-device", "auto|host|runtime", "gptq: where Hessians and the column loop run (default auto: the --device GPU, else host; runtime: the --device, CPU included)"),
                 Main.flag("importance", "rtn: weight that search by calibration activations' E[x^2] per input (llama.cpp imatrix; calibrates)"),
@@ -54,7 +56,8 @@ final class QuantizeCommand implements Command {
         return "Routers and shared-expert gates are never quantized; embeddings, norms and lm_head are kept by default.\n"
                 + "Examples:\n  moekit quantize in out --bits 4\n"
                 + "  moekit quantize in out --method gptq --rule kind:attention=4 --average-bits 3.0\n"
-                + "  moekit quantize in out --format fake-quant --bits 3 --group-size 64 --eval";
+                + "  moekit quantize in out --format fake-quant --bits 3 --group-size 64 --eval\n"
+                + "  moekit quantize in out --format fake-quant --scheme q4_k --importance --eval";
     }
 
     @Override
@@ -73,6 +76,9 @@ final class QuantizeCommand implements Command {
         }
         if (cl.hasOption("asym")) {
             p.put("symmetric", false);
+        }
+        if (cl.hasOption("scheme")) {
+            p.put("scheme", cl.getOptionValue("scheme"));
         }
         if (cl.hasOption("clip-search")) {
             p.put("clip_search", true);
