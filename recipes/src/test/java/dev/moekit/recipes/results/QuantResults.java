@@ -18,6 +18,7 @@ import dev.moekit.quantize.CalibratedGptq;
 import dev.moekit.quantize.CalibrationSource;
 import dev.moekit.quantize.format.Dequantize;
 import dev.moekit.quantize.ExpertUsage;
+import dev.moekit.quantize.PackedFormat;
 import dev.moekit.quantize.QuantOptions;
 import dev.moekit.quantize.QuantReport;
 import dev.moekit.quantize.QuantScheme;
@@ -125,7 +126,8 @@ public final class QuantResults {
                 .append(System.getProperty("moekit.prior", "").isBlank() ? "" : "; rows joined from several runs of the same script and protocol, "
                         + "each resuming where the others stopped (`PRIOR=<earlier page>`, then `moekit.assemble`); one run of all rows takes "
                         + "several hours on 2 cores")
-                .append("). Every output is written as compressed-tensors ")
+                .append("). Every output (but the k-quant rows, whose quantized sub-block scales only fake-quant writes today: their values are ")
+                .append("written in bf16 and their bits counted as GGUF's blocks hold them, e.g. Q4_K 4.5 a weight) is written as compressed-tensors ")
                 .append("`pack-quantized` (routers, embeddings, norms and lm_head unquantized), measured on disk, dequantized and evaluated on ")
                 .append("the first ").append(evalWindows).append(" windows of 256 tokens of each `*.test.txt` split against the original ")
                 .append("(mean KL over all scored positions, top-1 agreement). Calibrated methods calibrate on ").append(calWindows)
@@ -184,6 +186,14 @@ public final class QuantResults {
 
     /** The frontier solver's budgets: llama.cpp's Q3_K_M and Q4_K_M widths on mixtral-tiny. */
     static final double[] FRONTIER_BUDGETS = {3.9, 4.8};
+    /** GGUF's k-quant types run uniformly. */
+    static final List<String> K_TYPES = List.of("q2_k", "q3_k", "q4_k", "q5_k", "q6_k");
+
+    /** The k-quant solver's candidates: the k-quants and Q8_0. */
+    static final List<String> K_SCHEMES = List.of("q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "q8_0");
+
+    /** The k-quant solver's budgets: the allocator's acceptance widths and llama.cpp's Q3_K_M and Q4_K_M. */
+    static final double[] K_BUDGETS = {2.5, 3.0, 3.9, 4.8};
     private static final int[][] FRONTIER_GPTQ = {{3, 128, 1}, {3, 64, 0}, {3, 32, 0}, {4, 128, 1}, {4, 64, 0}, {4, 32, 0}};
 
     private static String schemeLabel(QuantScheme s) {
@@ -284,6 +294,25 @@ public final class QuantResults {
         for (int bits : new int[] {8, 6, 5}) {
             run(table, name, "RTN int" + bits, orig, work.resolve("rtn" + bits), base.withScheme(new QuantScheme(bits, 128, true)), null, ev, null);
         }
+        // k-quant schemes (quantized sub-block scales, GGUF's block layouts and sizes; fake-quant, bits counted as GGUF blocks)
+        QuantOptions fake = base.withFormat(PackedFormat.named("fake-quant"));
+        for (Quant q : List.of(RTN_IMATRIX, GPTQ_SEARCH)) {
+            for (String t : K_TYPES) {
+                if (q == GPTQ_SEARCH && t.equals("q6_k")) {
+                    continue;
+                }
+                run(table, name, q.label() + " " + t + " (k-quant)", orig, work.resolve("kq"), fake.withMethod(q.method()).withScheme(QuantScheme.parse("k", t)),
+                        null, ev, cal);
+            }
+        }
+        Map<String, Sensitivity> byK = new HashMap<>();
+        for (double avg : K_BUDGETS) {
+            String row = "solver GPTQ+search, " + avg + " bits, k-quant schemes";
+            if (selected(row)) {
+                solver(table, name, row, orig, work, fake.withMethod(GPTQ_SEARCH.method())
+                        .withAllocation(BoundAllocator.of("budget", new BudgetAllocator.Parameters(avg, null, null, K_SCHEMES))), byK, ev, cal);
+            }
+        }
         FRONTIER.png(name, png(name)); // also when every row came from a prior run
     }
 
@@ -328,13 +357,18 @@ public final class QuantResults {
             table.add(model, setting, null, "not run: " + e.getMessage().replace('|', '/'), 0);
             return;
         }
-        Path plain = out.resolveSibling(out.getFileName() + "-dequant");
-        Dequantize.run(out, plain, DType.F32, CheckpointWriter.Options.defaults());
+        Path plain = out; // fake-quant (k-quant rows) holds the values already, in the input dtype
+        if (o.format().packed()) {
+            plain = out.resolveSibling(out.getFileName() + "-dequant");
+            Dequantize.run(out, plain, DType.F32, CheckpointWriter.Options.defaults());
+        }
         EvalResult e = Evaluator.evaluate(plain, ev, Progress.NONE);
         String note = String.format(Locale.ROOT, "%.2f bits", r.averageStoredBits()) + (r.fallbacks() > 0 ? ", " + r.fallbacks() + " fallbacks" : "");
         long bytes = ModelSetup.bytes(out);
         try { // outputs are measured, not kept: rows reuse folders and the disk stays small
-            FileTrees.delete(plain);
+            if (!plain.equals(out)) {
+                FileTrees.delete(plain);
+            }
             FileTrees.delete(out);
         } catch (java.io.IOException x) {
             throw new java.io.UncheckedIOException(x);
