@@ -269,14 +269,7 @@ public final class QuantResults {
             }
         }
         // the frontier solver: GPTQ+search over more schemes at llama.cpp's widths
-        Map<String, Sensitivity> byFrontier = new HashMap<>();
-        for (double avg : FRONTIER_BUDGETS) {
-            String row = "solver GPTQ+search, " + avg + " bits, frontier schemes";
-            if (selected(row)) {
-                solver(table, name, row, orig, work, base.withMethod(GPTQ_SEARCH.method())
-                        .withAllocation(BoundAllocator.of("budget", new BudgetAllocator.Parameters(avg, null, null, FRONTIER_SCHEMES))), byFrontier, ev, cal);
-            }
-        }
+        schemeSolver(table, name, orig, work, base, FRONTIER_BUDGETS, FRONTIER_SCHEMES, "frontier schemes", ev, cal);
         // the frontier: searched grids, importance, asymmetric and small groups, 2 to 6 bits
         for (Quant q : List.of(RTN_IMATRIX, GPTQ_SEARCH)) {
             for (int[] f : q == RTN_IMATRIX ? FRONTIER_RTN : FRONTIER_GPTQ) {
@@ -305,15 +298,21 @@ public final class QuantResults {
                         null, ev, cal);
             }
         }
-        Map<String, Sensitivity> byK = new HashMap<>();
-        for (double avg : K_BUDGETS) {
-            String row = "solver GPTQ+search, " + avg + " bits, k-quant schemes";
+        schemeSolver(table, name, orig, work, fake, K_BUDGETS, K_SCHEMES, "k-quant schemes", ev, cal);
+        FRONTIER.png(name, png(name)); // also when every row came from a prior run
+    }
+
+    /** GPTQ+search solver rows over {@code schemes} at each of {@code budgets}, the sensitivity measured once. */
+    private static void schemeSolver(ResultTable table, String model, Path orig, Path work, QuantOptions o, double[] budgets, List<String> schemes,
+                                     String tag, EvalOptions ev, CalibrationOptions cal) {
+        Map<String, Sensitivity> measured = new HashMap<>();
+        for (double avg : budgets) {
+            String row = "solver GPTQ+search, " + avg + " bits, " + tag;
             if (selected(row)) {
-                solver(table, name, row, orig, work, fake.withMethod(GPTQ_SEARCH.method())
-                        .withAllocation(BoundAllocator.of("budget", new BudgetAllocator.Parameters(avg, null, null, K_SCHEMES))), byK, ev, cal);
+                solver(table, model, row, orig, work, o.withMethod(GPTQ_SEARCH.method())
+                        .withAllocation(BoundAllocator.of("budget", new BudgetAllocator.Parameters(avg, null, null, schemes))), measured, ev, cal);
             }
         }
-        FRONTIER.png(name, png(name)); // also when every row came from a prior run
     }
 
     /** A solver row: the sensitivity measured once per method (kept in {@code measured}), then the run. */
