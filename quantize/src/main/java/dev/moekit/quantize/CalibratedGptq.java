@@ -63,10 +63,9 @@ public final class CalibratedGptq {
             throw new CheckpointException(in.dir() + ": calibrated GPTQ needs per-expert tensors (this checkpoint fuses experts)");
         }
         Linalg la = Linalg.nd4j();
-        boolean allExperts = calibration.allExperts() || opts.method().calibratesAllExperts();
         try (QuantSession session = QuantSession.open(in, out, opts, sensitivity.map(Sensitivity::usage), sensitivity, la);
              CausalLm model = CausalLm.of(in, spec, runtime);
-             Observer obs = new Observer(session, la, allExperts, model, opts)) {
+             Observer obs = new Observer(session, la, allExperts(calibration, opts), model, opts)) {
             List<TokenBatch> batches = dev.moekit.eval.Calibration.batches(in.dir(), calibration, runtime.batchSize());
             CoverageReport coverage = dev.moekit.eval.Calibration.run(model, batches, calibration.withSequential(true), obs, progress);
             return new Result(session.finish(), coverage);
@@ -95,7 +94,7 @@ public final class CalibratedGptq {
         Linalg la = Linalg.nd4j();
         try (QuantSession session = QuantSession.openUnit(in, opts, la, mine, writerFor);
              CausalLm model = CausalLm.of(in, spec, runtime);
-             Observer obs = new Observer(session, la, calibration.allExperts(), model, opts)) {
+             Observer obs = new Observer(session, la, allExperts(calibration, opts), model, opts)) {
             List<TokenBatch> batches = dev.moekit.eval.Calibration.batches(in.dir(), calibration, runtime.batchSize());
             java.util.List<dev.moekit.eval.LayerRouting> routing = new java.util.ArrayList<>();
             if (sequential) {
@@ -110,6 +109,14 @@ public final class CalibratedGptq {
             }
             return new UnitResult(session.finishUnit(), new CoverageReport(calibration.minTokens(), routing));
         }
+    }
+
+    /**
+     * Whether every routed expert sees every calibration token: asked for by the calibration ({@code --all-experts})
+     * or by the method (GPTQ's {@code all_experts}, on by default). One rule for whole runs and batch units alike.
+     */
+    static boolean allExperts(CalibrationOptions calibration, QuantOptions opts) {
+        return calibration.allExperts() || opts.method().calibratesAllExperts();
     }
 
     /** What a unit did: its modules' reports and its layers' routing coverage. */

@@ -111,7 +111,7 @@ public final class SensitivityProbe {
         Linalg la = Linalg.nd4j();
         List<TokenBatch> batches = Calibration.batches(in.dir(), calibration, runtime.batchSize());
         boolean gptqExperts = proxy == Proxy.OUTPUT && opts.method().needsCalibration()
-                && (calibration.allExperts() || opts.method().calibratesAllExperts());
+                && CalibratedGptq.allExperts(calibration, opts);
         try (CausalLm model = CausalLm.of(in, spec, runtime);
              Observer obs = new Observer(in, opts, selected, schemes, proxy, la, gptqExperts);
              Pass pass = model.begin(batches)) {

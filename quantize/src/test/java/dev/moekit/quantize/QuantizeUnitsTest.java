@@ -138,4 +138,29 @@ class QuantizeUnitsTest {
         assertEquals(errSeq.get(q0), errOrig.get(q0), errSeq.keySet().toString());
         assertTrue(!errSeq.get(q1).equals(errOrig.get(q1)), "layer 1 calibrates on other inputs");
     }
+
+    /**
+     * GPTQ calibrates every routed expert on every token by default in work units too (the path the CLI, recipes and
+     * batch jobs take): on 256 calibration tokens the rarely routed experts of mixtral-tiny would otherwise see fewer
+     * than the 128 tokens GPTQ needs and fall back to RTN.
+     */
+    @Test
+    void gptqUnitsCalibrateEveryExpertOnEveryTokenByDefault() throws Exception {
+        StageContext ctx = context(true);
+        String base = "\"method\": \"gptq\", \"bits\": 4, \"group_size\": 128, \"targets\": [\"kind:routed_expert\"], \"layers_per_unit\": 3";
+        JsonNode dflt = runUnits(bind("{" + base + "}"), ctx, tmp.resolve("default"));
+        List<String> fellBack = new java.util.ArrayList<>();
+        dflt.path("modules").forEach(m -> {
+            if (!m.path("method").asText().equals("gptq")) {
+                fellBack.add(m.path("module").asText() + ": " + m.path("fallback").asText());
+            }
+        });
+        assertTrue(dflt.path("modules").size() > 0 && fellBack.isEmpty(), "every expert is calibrated by GPTQ; " + fellBack.size() + " fell back, e.g. " + fellBack.stream().limit(3).toList());
+        JsonNode routed = runUnits(bind("{" + base + ", \"all_experts\": false}"), ctx, tmp.resolve("routed"));
+        long rtn = 0;
+        for (JsonNode m : routed.path("modules")) {
+            rtn += m.path("method").asText().equals("rtn") ? 1 : 0;
+        }
+        assertTrue(rtn > 0, "on its routed tokens only, some expert sees fewer than 128 tokens and falls back");
+    }
 }
