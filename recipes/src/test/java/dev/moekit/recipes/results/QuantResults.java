@@ -95,7 +95,11 @@ public final class QuantResults {
                 in = false;
                 continue;
             }
-            if (!in || !line.startsWith("| ") || line.startsWith("| setting") || line.startsWith("|---")) {
+            if (in && line.startsWith("| setting")) {
+                table.priorHeader(model, line);
+                continue;
+            }
+            if (!in || !line.startsWith("| ") || line.startsWith("|---")) {
                 continue;
             }
             String[] cells = line.split("\\|");

@@ -27,6 +27,23 @@ final class ResultTable {
         write();
     }
 
+    private final java.util.Map<String, List<String>> priorDomains = new java.util.HashMap<>();
+
+    /**
+     * The data files an earlier run's table of {@code model} has columns for, from its header line
+     * ({@code | setting | dict ppl | ... |}): the header when every row of the model is kept from that run.
+     */
+    void priorHeader(String model, String headerLine) {
+        List<String> ds = new java.util.ArrayList<>();
+        for (String cell : headerLine.split("\\|")) {
+            String c = cell.trim();
+            if (c.endsWith(" ppl")) {
+                ds.add(c.substring(0, c.length() - 4));
+            }
+        }
+        priorDomains.putIfAbsent(model, ds);
+    }
+
     /** A row measured by an earlier run, kept as its Markdown line ({@code | setting | ... |}). */
     void addRaw(String model, String setting, String line) {
         rows.add(new Row(model, setting, null, "", 0, line));
@@ -63,7 +80,7 @@ final class ResultTable {
             return "";
         }
         List<String> domains = mine.stream().filter(r -> r.eval() != null).findFirst()
-                .map(r -> r.eval().domains().stream().map(DomainResult::domain).toList()).orElse(List.of());
+                .map(r -> r.eval().domains().stream().map(DomainResult::domain).toList()).orElse(priorDomains.getOrDefault(model, List.of()));
         b.append("| setting |");
         domains.forEach(d -> b.append(' ').append(d).append(" ppl |"));
         b.append(" mean KL | top-1 | MB on disk | notes |\n|---|");
