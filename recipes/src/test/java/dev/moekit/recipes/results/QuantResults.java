@@ -153,7 +153,10 @@ public final class QuantResults {
                 .append("do), which fused MoE kernels (vLLM, llama.cpp) cannot run; the other rows keep one width per layer of ")
                 .append("experts. 'schemes' rows let the solver pick whole schemes (`candidate_schemes`: ")
                 .append(String.join(", ", SCHEMES)).append("), paying each one's scale and zero-point bits; 'frontier schemes' rows ")
-                .append("pick from ").append(String.join(", ", FRONTIER_SCHEMES)).append(" at llama.cpp's Q3_K_M and Q4_K_M widths.\n\n");
+                .append("pick from ").append(String.join(", ", FRONTIER_SCHEMES)).append(" at llama.cpp's Q3_K_M and Q4_K_M widths; 'k-quant schemes' rows pick from ")
+                .append(String.join(", ", K_SCHEMES)).append(" and 'mixed schemes' rows from ").append(String.join(", ", MIXED_SCHEMES))
+                .append(" (`/k4`: 4-bit quantized sub-block scales and minimums in 256-weight super-blocks, as Q2_K stores them, here in ")
+                .append("groups of 32: 2.375 bits a weight), both fake-quant with bits counted as GGUF-style blocks.\n\n");
         ResultTable table = new ResultTable(a.outMd(), md.toString(), a.models());
         FRONTIER = new Frontier();
         DOCS = a.outMd().toAbsolutePath().getParent();
@@ -198,6 +201,14 @@ public final class QuantResults {
 
     /** The k-quant solver's budgets: the allocator's acceptance widths and llama.cpp's Q3_K_M and Q4_K_M. */
     static final double[] K_BUDGETS = {2.5, 3.0, 3.9, 4.8};
+    /**
+     * The mixed solver's candidates for the allocator's acceptance widths: small-group asymmetric 2-bit grids with
+     * float or quantized scales (2.28, 2.375 bits) beside the k-quants, so 2.5 bits need not sit on q2_k's 2.625.
+     */
+    static final List<String> MIXED_SCHEMES = List.of("int2/g64/asym", "int2/g32/asym/k4", "q2_k", "q3_k", "q4_k", "q6_k", "q8_0");
+
+    /** The mixed solver's budgets: the allocator's acceptance widths. */
+    static final double[] MIXED_BUDGETS = {2.5, 3.0};
     private static final int[][] FRONTIER_GPTQ = {{3, 128, 1}, {3, 64, 0}, {3, 32, 0}, {4, 128, 1}, {4, 64, 0}, {4, 32, 0}};
 
     private static String schemeLabel(QuantScheme s) {
@@ -303,6 +314,9 @@ public final class QuantResults {
             }
         }
         schemeSolver(table, name, orig, work, fake, K_BUDGETS, K_SCHEMES, "k-quant schemes", ev, cal);
+        // the acceptance widths over 2-bit grids and k-quants together, one scheme per layer of experts or per expert
+        schemeSolver(table, name, orig, work, fake, MIXED_BUDGETS, MIXED_SCHEMES, "mixed schemes", ev, cal);
+        schemeSolver(table, name, orig, work, fake.withUniformExpertBits(false), MIXED_BUDGETS, MIXED_SCHEMES, "mixed schemes, per-expert widths", ev, cal);
         FRONTIER.png(name, png(name)); // also when every row came from a prior run
     }
 
