@@ -47,6 +47,11 @@ final class Frontier {
         }
     }
 
+    /** Every measured row of {@code model}. */
+    synchronized List<Point> points(String model) {
+        return points.stream().filter(p -> p.model().equals(model)).toList();
+    }
+
     /** moekit's best row with at most {@code bits} stored bits per weight. */
     Optional<Point> best(String model, double bits) {
         return points.stream().filter(p -> p.model().equals(model) && p.bits() <= bits + 1e-9).min(Comparator.comparingDouble(Point::kl));

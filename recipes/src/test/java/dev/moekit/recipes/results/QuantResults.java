@@ -160,7 +160,7 @@ public final class QuantResults {
         ResultTable table = new ResultTable(a.outMd(), md.toString(), a.models());
         FRONTIER = new Frontier();
         DOCS = a.outMd().toAbsolutePath().getParent();
-        table.footer(m -> FRONTIER.markdown(m, png(m).getFileName().toString()));
+        table.footer(m -> FRONTIER.markdown(m, png(m).getFileName().toString()) + Acceptance.markdown(FRONTIER, m));
         for (String m : a.models()) {
             runModel(a.setup(m), table);
         }
