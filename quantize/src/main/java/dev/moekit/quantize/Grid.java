@@ -109,7 +109,7 @@ public final class Grid {
     }
 
     /** {@code v} rounded to {@code type}, never zero (a zero scale would divide by zero). */
-    static float storable(float v, DType type) {
+    public static float storable(float v, DType type) {
         float r = switch (type) {
             case F32 -> v;
             case BF16 -> Floats.bf16ToFloat(Floats.floatToBf16(v));

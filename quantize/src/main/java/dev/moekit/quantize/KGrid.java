@@ -75,6 +75,18 @@ public final class KGrid {
         return best;
     }
 
+    /**
+     * One super-block's float group scales {@code fs} (and minimums {@code fm}, ignored without them) stored as the
+     * scheme stores them: integer codes of fp16 super-block scales, the scale one taken at {@code stretch} times
+     * {@code max(fs) / maxScaleCode}.
+     */
+    public static Block encode(QuantScheme s, float[] fs, float[] fm, float stretch) {
+        int maxSc = s.maxScaleCode();
+        float d = Grid.storable(superScale(max(fs), maxSc) * stretch, dev.moekit.toolkit.io.DType.F16);
+        float dmin = s.hasMins() ? superScale(max(fm), maxSc) : 0f;
+        return block(s, fs, fm, d, dmin);
+    }
+
     /** {@code v / maxCode} as a positive fp16 value (the smallest one when {@code v} is 0). */
     private static float superScale(float v, int maxCode) {
         return Grid.storable(v / maxCode, dev.moekit.toolkit.io.DType.F16);

@@ -65,7 +65,7 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
     private static final String CHECKPOINT = "checkpoint";
 
     /** The stage keys handed to the weight quantizer's own parameters, when it has them. */
-    static final List<String> METHOD_KEYS = List.of("damp_percent", "act_order", "min_tokens", "all_experts", "clip_search", "importance", "gptq_device");
+    static final List<String> METHOD_KEYS = List.of("damp_percent", "act_order", "min_tokens", "all_experts", "clip_search", "importance", "gptq_device", "refit");
 
     /**
      * One fixed-bits rule.
@@ -113,6 +113,7 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
      * @param importance        RTN's search weighted by calibration E[x^2] per input column (rtn; calibrates)
      * @param gptqDevice        where GPTQ accumulates Hessians and runs: {@code auto} (the runtime's device when it is a
      *                          GPU, else the host), {@code host}, {@code runtime} (gptq)
+     * @param refit             GPTQ's grids refitted to its codes (gptq)
      * @param maxShardBytes     output shard size
      */
     public record Parameters(
@@ -140,6 +141,7 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
             @Doc("search each group's clipping range for the least rounding error, weighted by the Hessian diagonal for gptq (rtn, gptq; default false)") Boolean clipSearch,
             @Doc("rtn: weight that search by calibration activations' E[x^2] per input column, llama.cpp's imatrix (calibrates; default false)") Boolean importance,
             @Doc("gptq: where Hessians accumulate and the column loop runs: auto (the runtime device if it is a GPU, else host; default), host, or runtime (the runtime device, CPU included)") dev.moekit.quantize.method.GptqDevice gptqDevice,
+            @Doc("gptq: refit each group's scale (and minimum) to the codes GPTQ chose, for the least Hessian-weighted error of the row (default false)") Boolean refit,
             @Doc("largest output shard in bytes") Long maxShardBytes,
             @Doc("decoder layers per work unit (batch jobs; the output is the same for any value)") Integer layersPerUnit,
             @Doc("gptq calibration inputs: sequential (each layer sees the quantized earlier layers' outputs; units run in layer order) "
@@ -204,7 +206,7 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
             if (maxShardBytes <= 0) {
                 throw new IllegalArgumentException("max_shard_bytes must be positive, got " + maxShardBytes);
             }
-            BoundQuantizer<?> bq = bindQuantizer(q, dampPercent, actOrder, minTokens, allExperts, clipSearch, importance, gptqDevice);
+            BoundQuantizer<?> bq = bindQuantizer(q, dampPercent, actOrder, minTokens, allExperts, clipSearch, importance, gptqDevice, refit);
             ObjectNode mp = bq.paramsJson();
             dampPercent = mp.hasNonNull("damp_percent") ? mp.get("damp_percent").doubleValue() : null;
             actOrder = mp.hasNonNull("act_order") ? mp.get("act_order").booleanValue() : null;
@@ -212,6 +214,7 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
             allExperts = mp.hasNonNull("all_experts") ? mp.get("all_experts").booleanValue() : null;
             clipSearch = mp.hasNonNull("clip_search") ? mp.get("clip_search").booleanValue() : null;
             importance = mp.hasNonNull("importance") ? mp.get("importance").booleanValue() : null;
+            refit = mp.hasNonNull("refit") ? mp.get("refit").booleanValue() : null;
             gptqDevice = mp.hasNonNull("gptq_device") ? dev.moekit.quantize.method.GptqDevice.valueOf(mp.get("gptq_device").asText().toUpperCase(Locale.ROOT)) : null;
             BoundAllocator<?> ba = bindAllocation(averageBits, candidateBits, candidateSchemes, proxy, quantmoe, mixture);
             if (averageBits != null) { // the solver's candidates and proxy, defaults resolved
@@ -255,7 +258,7 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
 
         /** The weight quantizer with its parameters. */
         public BoundQuantizer<?> quantizer() {
-            return bindQuantizer(WeightQuantizer.named(method), dampPercent, actOrder, minTokens, allExperts, clipSearch, importance, gptqDevice);
+            return bindQuantizer(WeightQuantizer.named(method), dampPercent, actOrder, minTokens, allExperts, clipSearch, importance, gptqDevice, refit);
         }
 
         /** The bit allocator with its parameters. */
@@ -322,8 +325,8 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
 
     /** {@code q} with the stage's method keys that are given; a key {@code q} does not take fails naming those that do. */
     private static BoundQuantizer<?> bindQuantizer(WeightQuantizer<?> q, Double dampPercent, Boolean actOrder, Long minTokens, Boolean allExperts,
-                                                   Boolean clipSearch, Boolean importance, dev.moekit.quantize.method.GptqDevice gptqDevice) {
-        Object[] values = {dampPercent, actOrder, minTokens, allExperts, clipSearch, importance, gptqDevice};
+                                                   Boolean clipSearch, Boolean importance, dev.moekit.quantize.method.GptqDevice gptqDevice, Boolean refit) {
+        Object[] values = {dampPercent, actOrder, minTokens, allExperts, clipSearch, importance, gptqDevice, refit};
         ObjectNode p = Json.PRETTY.createObjectNode();
         List<String> own = ParamInfo.of(q.parameters()).stream().map(ParamInfo::key).toList();
         for (int i = 0; i < METHOD_KEYS.size(); i++) {

@@ -52,4 +52,23 @@ class CalibratedGptqTest {
         System.out.printf("3-bit g64 KL to original: GPTQ %.4f, RTN %.4f%n", eg.overallKl().mean(), er.overallKl().mean());
         assertTrue(eg.overallKl().mean() < er.overallKl().mean(), "calibrated GPTQ must be closer to the original than RTN");
     }
+
+    /** {@code refit}: GPTQ's grids refitted to its codes bring the 2-bit k-quant model closer to the original. */
+    @Test
+    void refittedGridsLowerTheKlOfTwoBitGptq() {
+        QuantOptions base = QuantOptions.defaults("fake-quant").withScheme(QuantScheme.parse("scheme", "q2_k"));
+        QuantOptions plain = base.withMethod(BoundQuantizer.of("gptq", new GptqQuantizer.Parameters(null, null, null, null, null, null, null, false)));
+        QuantOptions refit = base.withMethod(BoundQuantizer.of("gptq", new GptqQuantizer.Parameters(null, null, null, null, null, null, null, true)));
+        CalibrationOptions co = CalibrationOptions.defaults(DATA).withWindows(128, 4);
+        try (Checkpoint in = Checkpoint.open(TestWeights.MIXTRAL)) {
+            CalibratedGptq.run(in, tmp.resolve("plain"), plain, co, RuntimeOptions.cpu(), Progress.NONE);
+            CalibratedGptq.run(in, tmp.resolve("refit"), refit, co, RuntimeOptions.cpu(), Progress.NONE);
+        }
+        List<Path> test = List.of(DATA.resolve("python.test.txt"), DATA.resolve("misc.test.txt"));
+        EvalOptions eo = EvalOptions.of(test).withWindows(128, 4).withReference(TestWeights.MIXTRAL);
+        double kp = Evaluator.evaluate(tmp.resolve("plain"), eo, Progress.NONE).overallKl().mean();
+        double kr = Evaluator.evaluate(tmp.resolve("refit"), eo, Progress.NONE).overallKl().mean();
+        System.out.printf("q2_k GPTQ KL to original: plain %.4f, refit %.4f%n", kp, kr);
+        assertTrue(kr < 0.98 * kp, "refitted grids should lower the KL: " + kr + " vs " + kp);
+    }
 }

@@ -27,6 +27,8 @@ public final class GptqQuantizer implements WeightQuantizer<GptqQuantizer.Parame
      *                    diagonal, instead of min-max (GPTQModel's {@code mse} option; also for RTN fallbacks)
      * @param gptqDevice  where Hessians accumulate and GPTQ runs ({@link GptqDevice}): {@code auto} (default: the
      *                    calibration runtime's device when it is a GPU, else the host), {@code host}, {@code runtime}
+     * @param refit       after GPTQ, refit each group's grid to the codes it chose ({@link GridRefit}): the least
+     *                    {@code (w - v)^T H (w - v)} per row, a row kept only where that error falls
      */
     public record Parameters(@Doc("damping, fraction of the mean Hessian diagonal, in (0, 1)") Double dampPercent,
                              @Doc("activation order (desc_act): quantize columns by decreasing Hessian diagonal, writes g_idx") Boolean actOrder,
@@ -34,20 +36,22 @@ public final class GptqQuantizer implements WeightQuantizer<GptqQuantizer.Parame
                              @Doc("modules with fewer calibration tokens fall back to RTN (reported)") Long minTokens,
                              @Doc("MoE: calibrate every routed expert on every token (default true); false: only on its routed tokens") Boolean allExperts,
                              @Doc("search each group's clipping range for the least Hessian-weighted error (default false: min-max grid)") Boolean clipSearch,
-                             @Doc("where Hessians accumulate and GPTQ runs: auto (the runtime's device if a GPU, else host), host, or runtime (the runtime's device, CPU included)") GptqDevice gptqDevice) {
+                             @Doc("where Hessians accumulate and GPTQ runs: auto (the runtime's device if a GPU, else host), host, or runtime (the runtime's device, CPU included)") GptqDevice gptqDevice,
+                             @Doc("refit each group's scale (and minimum) to GPTQ's codes for the least Hessian-weighted error of the row (default false)") Boolean refit) {
         /** Every expert calibrated on all tokens. */
         public Parameters(Double dampPercent, Boolean actOrder, Integer blockSize, Long minTokens) {
-            this(dampPercent, actOrder, blockSize, minTokens, null, null, null);
+            this(dampPercent, actOrder, blockSize, minTokens, null, null, null, null);
         }
 
         /** Placement {@code auto}. */
         public Parameters(Double dampPercent, Boolean actOrder, Integer blockSize, Long minTokens, Boolean allExperts, Boolean clipSearch) {
-            this(dampPercent, actOrder, blockSize, minTokens, allExperts, clipSearch, null);
+            this(dampPercent, actOrder, blockSize, minTokens, allExperts, clipSearch, null, null);
         }
 
         public Parameters {
             gptqDevice = gptqDevice == null ? GptqDevice.AUTO : gptqDevice;
             clipSearch = clipSearch != null && clipSearch;
+            refit = refit != null && refit;
             allExperts = allExperts == null || allExperts;
             dampPercent = dampPercent == null ? 0.01 : dampPercent;
             actOrder = actOrder != null && actOrder;
@@ -66,7 +70,7 @@ public final class GptqQuantizer implements WeightQuantizer<GptqQuantizer.Parame
 
         /** The reference defaults: damping 0.01, no activation order, blocks of 128, 128 tokens at least; all experts calibrated. */
         public static Parameters defaults() {
-            return new Parameters(null, null, null, null, null, null, null);
+            return new Parameters(null, null, null, null, null, null, null, null);
         }
     }
 
@@ -188,6 +192,9 @@ public final class GptqQuantizer implements WeightQuantizer<GptqQuantizer.Parame
     }
 
     private Result result(Parameters p, Input in, GptqRetry.Outcome o) {
+        if (o.quantized() != null && p.refit()) {
+            return new Result(GridRefit.refit(in.weight(), in.hessian().matrix(), o.quantized(), in.scaleType(), p.dampPercent()), name(), null);
+        }
         return o.quantized() != null ? new Result(o.quantized(), name(), null) : rtn(p, in, o.fallback());
     }
 

@@ -39,6 +39,7 @@ final class QuantizeCommand implements Command {
                 Main.opt("scheme", "SCHEME", "the default scheme in one, instead of --bits/--group-size/--asym: e.g. int3/g64/asym, "
                         + "or a k-quant with quantized sub-block scales (fake-quant only): q2_k, q3_k, q4_k, q5_k, q6_k, int2/g16/asym/k4"),
                 Main.flag("clip-search", "search each group's clipping range for the least rounding error (Hessian-weighted with gptq)"),
+                Main.flag("refit", "gptq: refit each group's scale (and minimum) to GPTQ's codes for the least Hessian-weighted error"),
                 Main.opt("gptq-device", "auto|host|runtime", "gptq: where Hessians and the column loop run (default auto: the --device GPU, else host; runtime: the --device, CPU included)"),
                 Main.flag("importance", "rtn: weight that search by calibration activations' E[x^2] per input (llama.cpp imatrix; calibrates)"),
                 Option.builder().longOpt("rule").hasArgs().argName("SELECTOR=BITS").desc("fixed bits for matching modules, first match wins, "
@@ -79,6 +80,9 @@ final class QuantizeCommand implements Command {
         }
         if (cl.hasOption("scheme")) {
             p.put("scheme", cl.getOptionValue("scheme"));
+        }
+        if (cl.hasOption("refit")) {
+            p.put("refit", true);
         }
         if (cl.hasOption("clip-search")) {
             p.put("clip_search", true);
