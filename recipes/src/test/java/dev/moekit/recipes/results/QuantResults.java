@@ -142,7 +142,8 @@ public final class QuantResults {
                 .append("Settings: `RTN`/`GPTQ intB` are the min-max grid, symmetric, groups of 128. `RTN+imatrix` searches each group's ")
                 .append("clipping range and refits its scale for the least squared error weighted by the calibration activations' ")
                 .append("E[x_j^2] (llama.cpp's importance matrix; `clip_search` + `importance`); `GPTQ+search` is GPTQ whose group ")
-                .append("grids are searched the same way, weighted by the Hessian diagonal (`clip_search`). `gG` is the group size, ")
+                .append("grids are searched the same way, weighted by the Hessian diagonal (`clip_search`); `+refit` refits GPTQ's group grids to the codes it chose for the ")
+                .append("least Hessian-weighted row error (`refit`). `gG` is the group size, ")
                 .append("`asym` an asymmetric grid. `mixture` is the llama.cpp-style per-role allocator (`mixture: N`: attention V and ")
                 .append("the FFN down projections at N bits in the layers llama.cpp's `use_more_bits` picks). The QuantMoE-Bench ")
                 .append("heuristics make attention and shared experts high and then half the routed expert weights high (4/2 bits or ")
@@ -179,6 +180,10 @@ public final class QuantResults {
     private static final Quant RTN_IMATRIX = new Quant("RTN+imatrix", BoundQuantizer.of("rtn", new RtnQuantizer.Parameters(true, true)));
     private static final Quant GPTQ_SEARCH = new Quant("GPTQ+search",
             BoundQuantizer.of("gptq", new GptqQuantizer.Parameters(null, null, null, null, null, true)));
+    private static final Quant GPTQ_REFIT = new Quant("GPTQ+refit",
+            BoundQuantizer.of("gptq", new GptqQuantizer.Parameters(null, null, null, null, null, false, null, true)));
+    private static final Quant GPTQ_SEARCH_REFIT = new Quant("GPTQ+search+refit",
+            BoundQuantizer.of("gptq", new GptqQuantizer.Parameters(null, null, null, null, null, true, null, true)));
 
     /** The frontier's schemes per quantizer: bits, group size, symmetric. */
     private static final int[][] FRONTIER_RTN = {{3, 128, 1}, {3, 64, 0}, {4, 128, 1}, {4, 32, 0}};
@@ -317,17 +322,30 @@ public final class QuantResults {
         // the acceptance widths over 2-bit grids and k-quants together, one scheme per layer of experts or per expert
         schemeSolver(table, name, orig, work, fake, MIXED_BUDGETS, MIXED_SCHEMES, "mixed schemes", ev, cal);
         schemeSolver(table, name, orig, work, fake.withUniformExpertBits(false), MIXED_BUDGETS, MIXED_SCHEMES, "mixed schemes, per-expert widths", ev, cal);
+        // GPTQ's grids refitted to its codes (refit): the acceptance's uniform int3, 2-bit k-quant, and the best solver
+        run(table, name, "GPTQ+refit int3", orig, work.resolve("refit"), base.withMethod(GPTQ_REFIT.method()).withScheme(new QuantScheme(3, 128, true)),
+                null, ev, cal);
+        run(table, name, "GPTQ+search+refit q2_k (k-quant)", orig, work.resolve("refit"), fake.withMethod(GPTQ_SEARCH_REFIT.method())
+                .withScheme(QuantScheme.parse("k", "q2_k")), null, ev, cal);
+        schemeSolver(table, name, orig, work, fake.withUniformExpertBits(false), GPTQ_SEARCH_REFIT, MIXED_BUDGETS, MIXED_SCHEMES,
+                "mixed schemes, per-expert widths", ev, cal);
         FRONTIER.png(name, png(name)); // also when every row came from a prior run
     }
 
     /** GPTQ+search solver rows over {@code schemes} at each of {@code budgets}, the sensitivity measured once. */
     private static void schemeSolver(ResultTable table, String model, Path orig, Path work, QuantOptions o, double[] budgets, List<String> schemes,
                                      String tag, EvalOptions ev, CalibrationOptions cal) {
+        schemeSolver(table, model, orig, work, o, GPTQ_SEARCH, budgets, schemes, tag, ev, cal);
+    }
+
+    /** {@code q}'s solver rows over {@code schemes} at each of {@code budgets}, the sensitivity measured once. */
+    private static void schemeSolver(ResultTable table, String model, Path orig, Path work, QuantOptions o, Quant q, double[] budgets,
+                                     List<String> schemes, String tag, EvalOptions ev, CalibrationOptions cal) {
         Map<String, Sensitivity> measured = new HashMap<>();
         for (double avg : budgets) {
-            String row = "solver GPTQ+search, " + avg + " bits, " + tag;
+            String row = "solver " + q.label() + ", " + avg + " bits, " + tag;
             if (selected(row)) {
-                solver(table, model, row, orig, work, o.withMethod(GPTQ_SEARCH.method())
+                solver(table, model, row, orig, work, o.withMethod(q.method())
                         .withAllocation(BoundAllocator.of("budget", new BudgetAllocator.Parameters(avg, null, null, schemes))), measured, ev, cal);
             }
         }
