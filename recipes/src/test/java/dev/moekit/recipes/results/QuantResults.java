@@ -157,7 +157,8 @@ public final class QuantResults {
                 .append("pick from ").append(String.join(", ", FRONTIER_SCHEMES)).append(" at llama.cpp's Q3_K_M and Q4_K_M widths; 'k-quant schemes' rows pick from ")
                 .append(String.join(", ", K_SCHEMES)).append(" and 'mixed schemes' rows from ").append(String.join(", ", MIXED_SCHEMES))
                 .append(" (`/k4`: 4-bit quantized sub-block scales and minimums in 256-weight super-blocks, as Q2_K stores them, here in ")
-                .append("groups of 32: 2.375 bits a weight), both fake-quant with bits counted as GGUF-style blocks.\n\n");
+                .append("groups of 32: 2.375 bits a weight), both fake-quant, the k-quants' bits counted as GGUF's blocks hold them and the others' as ")
+                .append("compressed-tensors packs them.\n\n");
         ResultTable table = new ResultTable(a.outMd(), md.toString(), a.models());
         FRONTIER = new Frontier();
         DOCS = a.outMd().toAbsolutePath().getParent();
