@@ -193,7 +193,7 @@ public final class GptqQuantizer implements WeightQuantizer<GptqQuantizer.Parame
 
     private Result result(Parameters p, Input in, GptqRetry.Outcome o) {
         if (o.quantized() != null && p.refit()) {
-            return new Result(GridRefit.refit(in.weight(), in.hessian().matrix(), o.quantized(), in.scaleType(), p.dampPercent()), name(), null);
+            return new Result(GridRefit.refit(in.weight(), in.hessian().matrix(), o.quantized(), in.scaleType(), p.dampPercent(), in.linalg()), name(), null);
         }
         return o.quantized() != null ? new Result(o.quantized(), name(), null) : rtn(p, in, o.fallback());
     }

@@ -3,6 +3,7 @@ package dev.moekit.quantize.bench;
 import dev.moekit.quantize.Hessian;
 import dev.moekit.quantize.QuantScheme;
 import dev.moekit.quantize.method.Gptq;
+import dev.moekit.quantize.method.GridRefit;
 import dev.moekit.toolkit.io.DType;
 import dev.moekit.toolkit.linalg.Linalg;
 import java.util.SplittableRandom;
@@ -11,8 +12,8 @@ import java.util.SplittableRandom;
  * GPTQ time for one expert matrix on CPU: W [rows, cols] Gaussian, H from {@code tokens} synthetic correlated input
  * rows (streamed in batches of 512), 4-bit group 128 symmetric, block 128. Prints Hessian accumulation and GPTQ time.
  *
- * <p>{@code java ... GptqBench <rows> <cols> <tokens> [actOrder]} e.g. {@code 14336 4096 2048} (w1/w3) and
- * {@code 4096 14336 2048} (w2).
+ * <p>{@code java ... GptqBench <rows> <cols> <tokens> [actOrder] [refit]} e.g. {@code 14336 4096 2048} (w1/w3) and
+ * {@code 4096 14336 2048} (w2); {@code refit} {@code true} also times {@link GridRefit} on the result.
  */
 public final class GptqBench {
     private GptqBench() {
@@ -54,5 +55,10 @@ public final class GptqBench {
         long t2 = System.nanoTime();
         System.out.printf("GPTQ %dx%d, %d tokens, act_order=%s: Hessian %.1f s (incl. input generation), GPTQ %.1f s, loss %.4g; peak RSS %s%n",
                 rows, cols, tokens, act, (t1 - t0) / 1e9, (t2 - t1) / 1e9, g.loss(), RtnBench.peakRss());
+        if (args.length > 4 && Boolean.parseBoolean(args[4])) {
+            long t3 = System.nanoTime();
+            GridRefit.refit(w, h, g.quantized(), DType.BF16, 0.01, la);
+            System.out.printf("refit %dx%d: %.1f s; peak RSS %s%n", rows, cols, (System.nanoTime() - t3) / 1e9, RtnBench.peakRss());
+        }
     }
 }

@@ -37,7 +37,7 @@ class GridRefitTest {
             QuantScheme s = QuantScheme.parse("scheme", t);
             for (boolean actOrder : s.quantizedScales() ? new boolean[] {false} : new boolean[] {false, true}) {
                 QuantizedMatrix g = Gptq.quantize(m.w(), m.rows(), m.cols(), h, Gptq.Params.defaults(s).withActOrder(actOrder), DType.BF16, la).quantized();
-                QuantizedMatrix r = GridRefit.refit(m.w(), h, g, DType.BF16, DAMP);
+                QuantizedMatrix r = GridRefit.refit(m.w(), h, g, DType.BF16, DAMP, la);
                 String what = t + (actOrder ? " act_order" : "");
                 assertArrayEquals(g.codes(), r.codes(), what + ": the codes are GPTQ's");
                 assertArrayEquals(g.zeros(), r.zeros(), what + ": zero points stay");

@@ -323,25 +323,18 @@ public final class QuantResults {
         // the acceptance widths over 2-bit grids and k-quants together, one scheme per layer of experts or per expert
         schemeSolver(table, name, orig, work, fake, MIXED_BUDGETS, MIXED_SCHEMES, "mixed schemes", ev, cal);
         schemeSolver(table, name, orig, work, fake.withUniformExpertBits(false), MIXED_BUDGETS, MIXED_SCHEMES, "mixed schemes, per-expert widths", ev, cal);
-        // GPTQ's grids refitted to its codes (refit): the acceptance's uniform int3, 2-bit k-quant, and the best solver
+        // GPTQ's grids refitted to its codes (refit): the acceptance's uniform int3 and the 2-bit k-quant
         run(table, name, "GPTQ+refit int3", orig, work.resolve("refit"), base.withMethod(GPTQ_REFIT.method()).withScheme(new QuantScheme(3, 128, true)),
                 null, ev, cal);
         run(table, name, "GPTQ+search+refit q2_k (k-quant)", orig, work.resolve("refit"), fake.withMethod(GPTQ_SEARCH_REFIT.method())
                 .withScheme(QuantScheme.parse("k", "q2_k")), null, ev, cal);
-        schemeSolver(table, name, orig, work, fake.withUniformExpertBits(false), GPTQ_SEARCH_REFIT, MIXED_BUDGETS, MIXED_SCHEMES,
-                "mixed schemes, per-expert widths", ev, cal);
         FRONTIER.png(name, png(name)); // also when every row came from a prior run
     }
 
     /** GPTQ+search solver rows over {@code schemes} at each of {@code budgets}, the sensitivity measured once. */
     private static void schemeSolver(ResultTable table, String model, Path orig, Path work, QuantOptions o, double[] budgets, List<String> schemes,
                                      String tag, EvalOptions ev, CalibrationOptions cal) {
-        schemeSolver(table, model, orig, work, o, GPTQ_SEARCH, budgets, schemes, tag, ev, cal);
-    }
-
-    /** {@code q}'s solver rows over {@code schemes} at each of {@code budgets}, the sensitivity measured once. */
-    private static void schemeSolver(ResultTable table, String model, Path orig, Path work, QuantOptions o, Quant q, double[] budgets,
-                                     List<String> schemes, String tag, EvalOptions ev, CalibrationOptions cal) {
+        Quant q = GPTQ_SEARCH;
         Map<String, Sensitivity> measured = new HashMap<>();
         for (double avg : budgets) {
             String row = "solver " + q.label() + ", " + avg + " bits, " + tag;
