@@ -57,14 +57,11 @@ public final class KGrid {
                 fs[g] = p.scale();
             }
         }
-        int maxSc = s.maxScaleCode();
-        float d = superScale(max(fs), maxSc);
-        float dmin = s.hasMins() ? superScale(max(fm), maxSc) : 0f;
-        Block best = block(s, fs, fm, d, dmin);
+        Block best = encode(s, fs, fm, 1f);
         if (search) {
             double bestErr = error(x, from, s, best, importance, wFrom);
             for (float t : D_TRIES) {
-                Block c = block(s, fs, fm, Grid.storable(d * t, dev.moekit.toolkit.io.DType.F16), dmin);
+                Block c = encode(s, fs, fm, t);
                 double e = error(x, from, s, c, importance, wFrom);
                 if (e < bestErr) {
                     bestErr = e;

@@ -73,8 +73,7 @@ public final class FakeQuantFormat implements PackedFormat {
     }
 
     @Override
-    public long storedBits(LinearModule m, QuantScheme scheme, boolean gIdx, DType weightType) {
-        QuantScheme s = scheme.forCols(m.cols());
+    public long storedBits(LinearModule m, QuantScheme s, boolean gIdx, DType weightType) {
         if (s.quantizedScales()) { // as GGUF's k-quant blocks hold them: codes, sub-block scales and minimums, fp16 super scales
             return (long) m.rows() * (m.cols() / QuantScheme.SUPER_BLOCK) * s.kBitsPerSuperBlock();
         }

@@ -56,7 +56,7 @@ public final class GridRefit {
         float[] hd = damped(h, cols, damp);
         int[][] members = members(q);
         float[] e = residual(w, q.dequantize());
-        double[] before = rowDots(e, la.matmul(e, hd, rows, cols, cols), rows, cols); // e^T H e per row
+        double[] best = rowDots(e, la.matmul(e, hd, rows, cols, cols), rows, cols); // e^T H e per row, GPTQ's grids
         double[] sc = new double[rows * groups];
         double[] mn = mins ? new double[rows * groups] : null;
         for (int i = 0; i < sc.length; i++) {
@@ -87,17 +87,19 @@ public final class GridRefit {
                     int gw = js.length;
                     float[] hg = new float[gw * nb]; // H[g, block]
                     float[] hgg = new float[gw * gw];
+                    double[] h1 = new double[gw]; // H_gg 1: the same for every row
                     for (int a = 0; a < gw; a++) {
                         for (int i = 0; i < nb; i++) {
                             hg[a * nb + i] = hd[js[a] * cols + bc[i]];
                         }
                         for (int b = 0; b < gw; b++) {
                             hgg[a * gw + b] = hd[js[a] * cols + js[b]];
+                            h1[a] += hd[js[a] * cols + js[b]];
                         }
                     }
                     float[] de = new float[rows * gw];
                     int gg = g;
-                    IntStream.range(0, rows).parallel().forEach(r -> step(r, gg, js, q, hgg, pb, nb, pos, e, cols, groups, sc, mn, de));
+                    IntStream.range(0, rows).parallel().forEach(r -> step(r, gg, js, q, hgg, h1, pb, nb, pos, e, cols, groups, sc, mn, de));
                     float[] dp = la.matmul(de, hg, rows, gw, nb);
                     for (int i = 0; i < pb.length; i++) {
                         pb[i] += dp[i];
@@ -107,7 +109,6 @@ public final class GridRefit {
         }
         float[] scales = q.scales().clone();
         float[] mnOut = mins ? q.mins().clone() : null;
-        double[] best = before;
         for (float stretch : s.quantizedScales() ? STRETCHES : new float[] {1f}) {
             QuantizedMatrix cand = stored(q, sc, mn, scaleType, stretch);
             float[] e2 = residual(w, cand.dequantize());
@@ -129,8 +130,8 @@ public final class GridRefit {
      * Group {@code g} of row {@code r}: the exact minimiser of the row's error over the group's scale (and minimum),
      * the others fixed; applies it to the parameters and the residual and writes the residual's change to {@code de}.
      */
-    private static void step(int r, int g, int[] js, QuantizedMatrix q, float[] hgg, float[] pb, int nb, int[] pos, float[] e, int cols,
-                             int groups, double[] sc, double[] mn, float[] de) {
+    private static void step(int r, int g, int[] js, QuantizedMatrix q, float[] hgg, double[] h1, float[] pb, int nb, int[] pos, float[] e,
+                             int cols, int groups, double[] sc, double[] mn, float[] de) {
         int gw = js.length;
         boolean mins = mn != null;
         double[] a = new double[gw];
@@ -145,15 +146,12 @@ public final class GridRefit {
         double b1 = 0;
         for (int k = 0; k < gw; k++) {
             double hk = 0;
-            double h1 = 0;
             for (int l = 0; l < gw; l++) {
-                double v = hgg[k * gw + l];
-                hk += v * a[l];
-                h1 += v;
+                hk += hgg[k * gw + l] * a[l];
             }
             maa += a[k] * hk;
-            ma1 += a[k] * h1;
-            m11 += h1;
+            ma1 += a[k] * h1[k];
+            m11 += h1[k];
             double pk = pb[r * nb + pos[js[k]]];
             ba += a[k] * pk;
             b1 += pk;

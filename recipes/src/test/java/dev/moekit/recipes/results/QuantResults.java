@@ -334,12 +334,11 @@ public final class QuantResults {
     /** GPTQ+search solver rows over {@code schemes} at each of {@code budgets}, the sensitivity measured once. */
     private static void schemeSolver(ResultTable table, String model, Path orig, Path work, QuantOptions o, double[] budgets, List<String> schemes,
                                      String tag, EvalOptions ev, CalibrationOptions cal) {
-        Quant q = GPTQ_SEARCH;
         Map<String, Sensitivity> measured = new HashMap<>();
         for (double avg : budgets) {
-            String row = "solver " + q.label() + ", " + avg + " bits, " + tag;
+            String row = "solver GPTQ+search, " + avg + " bits, " + tag;
             if (selected(row)) {
-                solver(table, model, row, orig, work, o.withMethod(q.method())
+                solver(table, model, row, orig, work, o.withMethod(GPTQ_SEARCH.method())
                         .withAllocation(BoundAllocator.of("budget", new BudgetAllocator.Parameters(avg, null, null, schemes))), measured, ev, cal);
             }
         }
