@@ -81,6 +81,10 @@ public interface PackedFormat extends Method<NoParams> {
             throw new IllegalArgumentException("the " + name() + " format stores float group scales, not the quantized sub-block scales of "
                     + s + " (a GGUF k-quant); write fake-quant for its quality, or choose a scheme without /k");
         }
+        if (s.codebook()) {
+            throw new IllegalArgumentException("the " + name() + " format stores integer grids, not the codebooks of " + s
+                    + "; write fake-quant for its quality, or choose a scheme without /vq");
+        }
     }
 
     /** The dtype scales are stored in for weights of {@code weightType}. */

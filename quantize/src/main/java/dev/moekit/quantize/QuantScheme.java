@@ -24,11 +24,40 @@ package dev.moekit.quantize;
  *                   ({@code PackedFormat#check}): GPTQ's layout holds 2, 3, 4 and 8 only
  * @param groupSize  0 (per channel) or a positive group width, e.g. 32, 64, 128
  * @param symmetric  symmetric grid (zero point fixed at the middle code)
+ * <p><b>Vector codebooks</b> ({@code vectorDim > 0}, GPTVQ: van Baalen et al., "GPTVQ: The Blessing of
+ * Dimensionality for LLM Quantization", arXiv 2402.15319): each row is cut into vectors of {@code vectorDim}
+ * consecutive weights, and one code of {@code bits * vectorDim} bits picks the vector from a codebook of
+ * {@code 2^(bits * vectorDim)} centroids. Codebooks belong to tiles of {@code groupSize} columns (the whole row when
+ * 0) spanning all rows; each row of a tile has a scale, and the weight is {@code scale * centroid[code][j % vectorDim]}.
+ * Codebook entries and scales are stored in the scale dtype, so {@code int2/g256/vq2} costs
+ * {@code 2 + 16/256} bits a weight plus 16 centroids of 2 halves per tile. The symmetry flag has no meaning there
+ * and is always set.
+ *
+ * @param bits       2 to 8 ({@link #WIDTHS}); which a packed format can store is the format's to say
+ *                   ({@code PackedFormat#check}): GPTQ's layout holds 2, 3, 4 and 8 only
+ * @param groupSize  0 (per channel) or a positive group width, e.g. 32, 64, 128
+ * @param symmetric  symmetric grid (zero point fixed at the middle code)
  * @param scaleBits  0: scales stored as floats (the format's scale dtype); 4 to 8: k-quant scales, see above
+ * @param vectorDim  0: scalar codes; 1, 2 or 4: weights a codebook vector spans, see above
  */
-public record QuantScheme(int bits, int groupSize, boolean symmetric, int scaleBits) {
+public record QuantScheme(int bits, int groupSize, boolean symmetric, int scaleBits, int vectorDim) {
     public QuantScheme {
         checkWidth("quantization bits", bits, false);
+        if (vectorDim != 0) {
+            if (vectorDim != 1 && vectorDim != 2 && vectorDim != 4) {
+                throw new IllegalArgumentException("codebook vectors span 1, 2 or 4 weights, got " + vectorDim);
+            }
+            if (bits * vectorDim > 8) {
+                throw new IllegalArgumentException("a codebook code holds at most 8 bits: " + bits + " bits x " + vectorDim + " weights is " + bits * vectorDim);
+            }
+            if (scaleBits != 0) {
+                throw new IllegalArgumentException("codebook schemes keep float row scales; quantized group scales (/k) do not apply");
+            }
+            if (groupSize % vectorDim != 0) {
+                throw new IllegalArgumentException("a codebook tile of " + groupSize + " columns is not a whole number of " + vectorDim + "-weight vectors");
+            }
+            symmetric = true;
+        }
         if (groupSize < 0) {
             throw new IllegalArgumentException("group size must be 0 (per channel) or positive, got " + groupSize);
         }
@@ -45,7 +74,32 @@ public record QuantScheme(int bits, int groupSize, boolean symmetric, int scaleB
 
     /** A scheme whose scales are floats. */
     public QuantScheme(int bits, int groupSize, boolean symmetric) {
-        this(bits, groupSize, symmetric, 0);
+        this(bits, groupSize, symmetric, 0, 0);
+    }
+
+    /** A scalar scheme (no codebook). */
+    public QuantScheme(int bits, int groupSize, boolean symmetric, int scaleBits) {
+        this(bits, groupSize, symmetric, scaleBits, 0);
+    }
+
+    /** Whether codes index a codebook of vectors ({@code vectorDim > 0}) rather than a uniform grid. */
+    public boolean codebook() {
+        return vectorDim > 0;
+    }
+
+    /** Centroids of each tile's codebook, {@code 2^(bits * vectorDim)}. */
+    public int codebookSize() {
+        return 1 << (bits * vectorDim);
+    }
+
+    /**
+     * Bits a [rows, cols] weight costs under a {@link #codebook} scheme: {@code bits} a weight in codes, a
+     * {@code scaleBits}-bit scale per row and tile, and {@code codebookSize * vectorDim} values of {@code valueBits}
+     * per tile.
+     */
+    public long codebookBits(long rows, int cols, int valueBits) {
+        long tiles = groups(cols);
+        return rows * cols * bits + rows * tiles * valueBits + tiles * (long) codebookSize() * vectorDim * valueBits;
     }
 
     /** Weights per super-block of a k-quant scheme (GGUF's {@code QK_K}). */
@@ -68,7 +122,7 @@ public record QuantScheme(int bits, int groupSize, boolean symmetric, int scaleB
 
     /** Whether a row of {@code cols} inputs can take this scheme (k-quants need whole super-blocks). */
     public boolean fits(int cols) {
-        return scaleBits == 0 || cols % SUPER_BLOCK == 0;
+        return vectorDim > 0 ? cols % vectorDim == 0 : scaleBits == 0 || cols % SUPER_BLOCK == 0;
     }
 
     /**
@@ -79,6 +133,9 @@ public record QuantScheme(int bits, int groupSize, boolean symmetric, int scaleB
     public QuantScheme forCols(int cols) {
         if (fits(cols)) {
             return this;
+        }
+        if (vectorDim > 0) { // rows that are no whole number of vectors: the scalar grid at the same width
+            return new QuantScheme(bits, groupSize, false);
         }
         int b = bits <= 3 ? 4 : bits == 4 ? 5 : 8;
         return new QuantScheme(b, cols % 32 == 0 ? 32 : 0, true);
@@ -137,7 +194,7 @@ public record QuantScheme(int bits, int groupSize, boolean symmetric, int scaleB
     }
 
     public QuantScheme withBits(int b) {
-        return new QuantScheme(b, groupSize, symmetric, scaleBits);
+        return new QuantScheme(b, groupSize, symmetric, scaleBits, vectorDim);
     }
 
     /** GGUF's quantization types that are schemes, by their lower-case names: k-quants and the 32-weight legacy types. */
@@ -155,7 +212,8 @@ public record QuantScheme(int bits, int groupSize, boolean symmetric, int scaleB
      * Parses the form {@link #toString()} writes, as recipes give candidate schemes: {@code int<bits>}, then optionally
      * {@code /g<size>} or {@code /channel} (default {@code g128}) and {@code /sym} or {@code /asym} (default symmetric),
      * e.g. {@code int2/g64/asym}, {@code int3}, {@code int4/channel}; then optionally {@code /k<bits>} for quantized
-     * group scales ({@code int4/g32/asym/k6}). GGUF's type names ({@link #GGUF_TYPES}: {@code q4_k}, {@code q8_0}, ...)
+     * group scales ({@code int4/g32/asym/k6}), or {@code /vq<d>} for a codebook of {@code d}-weight vectors per tile of
+     * the group's columns ({@code int2/g256/vq2}, {@code int2/channel/vq4}). GGUF's type names ({@link #GGUF_TYPES}: {@code q4_k}, {@code q8_0}, ...)
      * are read as their schemes. Fails naming {@code key} and the text.
      */
     public static QuantScheme parse(String key, String text) {
@@ -164,9 +222,13 @@ public record QuantScheme(int bits, int groupSize, boolean symmetric, int scaleB
             return GGUF_TYPES.get(lower);
         }
         String[] parts = lower.split("/");
-        String bad = key + ": '" + text + "' is not a scheme (expected e.g. int3, int2/g64/asym, int4/channel/sym, int4/g32/asym/k6, q4_k)";
+        String bad = key + ": '" + text + "' is not a scheme (expected e.g. int3, int2/g64/asym, int4/channel/sym, int4/g32/asym/k6, int2/g256/vq2, q4_k)";
         int scaleBits = 0;
-        if (parts.length > 1 && parts[parts.length - 1].matches("k[0-9]+")) {
+        int vectorDim = 0;
+        if (parts.length > 1 && parts[parts.length - 1].matches("vq[0-9]+")) {
+            vectorDim = Integer.parseInt(parts[parts.length - 1].substring(2));
+            parts = java.util.Arrays.copyOf(parts, parts.length - 1);
+        } else if (parts.length > 1 && parts[parts.length - 1].matches("k[0-9]+")) {
             scaleBits = Integer.parseInt(parts[parts.length - 1].substring(1));
             parts = java.util.Arrays.copyOf(parts, parts.length - 1);
         }
@@ -195,7 +257,7 @@ public record QuantScheme(int bits, int groupSize, boolean symmetric, int scaleB
             throw new IllegalArgumentException(key + ": '" + text + "': write a per-channel group as /channel, not /g0");
         }
         try {
-            return new QuantScheme(bits, group, symmetric, scaleBits);
+            return new QuantScheme(bits, group, symmetric, scaleBits, vectorDim);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(key + ": '" + text + "': " + e.getMessage(), e);
         }
@@ -203,7 +265,10 @@ public record QuantScheme(int bits, int groupSize, boolean symmetric, int scaleB
 
     @Override
     public String toString() {
-        return "int" + bits + (groupSize == 0 ? "/channel" : "/g" + groupSize) + (symmetric ? "/sym" : "/asym")
-                + (scaleBits > 0 ? "/k" + scaleBits : "");
+        String group = groupSize == 0 ? "/channel" : "/g" + groupSize;
+        if (vectorDim > 0) {
+            return "int" + bits + group + "/vq" + vectorDim;
+        }
+        return "int" + bits + group + (symmetric ? "/sym" : "/asym") + (scaleBits > 0 ? "/k" + scaleBits : "");
     }
 }

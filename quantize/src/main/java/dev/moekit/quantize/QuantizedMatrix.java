@@ -20,9 +20,12 @@ import java.lang.foreign.MemorySegment;
  * @param gIdx   [cols] group of each input column, or null for natural order ({@code j / groupWidth})
  * @param mins   [rows, groups] float minimum of each group where the scheme {@link QuantScheme#hasMins has mins} (then
  *               {@code W[i][j] = scale * code - min} and the zeros are unused), else null
+ * @param codebook [groups, codebookSize, vectorDim] centroids of each tile where the scheme is a
+ *               {@link QuantScheme#codebook codebook} scheme (then every weight of a vector holds the vector's code,
+ *               {@code W[i][j] = scale[i][g] * codebook[g][code][j % vectorDim]}, the zeros are unused), else null
  */
 public record QuantizedMatrix(int rows, int cols, QuantScheme scheme, byte[] codes, float[] scales, byte[] zeros,
-                              int[] gIdx, float[] mins) {
+                              int[] gIdx, float[] mins, float[] codebook) {
     public QuantizedMatrix {
         int groups = scheme.groups(cols);
         if (codes.length != (long) rows * cols || scales.length != (long) rows * groups || zeros.length != scales.length) {
@@ -35,8 +38,18 @@ public record QuantizedMatrix(int rows, int cols, QuantScheme scheme, byte[] cod
             throw new IllegalArgumentException(scheme + (scheme.hasMins() ? " needs one minimum per group" : " has no minimums"));
         }
         if (!scheme.fits(cols)) {
-            throw new IllegalArgumentException(scheme + " needs rows of whole " + QuantScheme.SUPER_BLOCK + "-weight super-blocks, got " + cols + " columns");
+            throw new IllegalArgumentException(scheme + " needs rows of whole " + (scheme.codebook() ? scheme.vectorDim() + "-weight vectors"
+                    : QuantScheme.SUPER_BLOCK + "-weight super-blocks") + ", got " + cols + " columns");
         }
+        if ((codebook != null) != scheme.codebook()
+                || codebook != null && (codebook.length != (long) groups * scheme.codebookSize() * scheme.vectorDim() || gIdx != null)) {
+            throw new IllegalArgumentException(scheme + (scheme.codebook() ? " needs one codebook per tile in natural column order" : " has no codebook"));
+        }
+    }
+
+    /** A matrix without a codebook (every scalar scheme). */
+    public QuantizedMatrix(int rows, int cols, QuantScheme scheme, byte[] codes, float[] scales, byte[] zeros, int[] gIdx, float[] mins) {
+        this(rows, cols, scheme, codes, scales, zeros, gIdx, mins, null);
     }
 
     /** A matrix whose groups have integer zero points (every scheme without {@link QuantScheme#hasMins mins}). */
@@ -126,7 +139,13 @@ public record QuantizedMatrix(int rows, int cols, QuantScheme scheme, byte[] cod
             int gw = scheme.groupWidth(cols);
             for (int g = 0; g < groups; g++) {
                 int k = i * groups + g;
-                if (mins != null) {
+                if (codebook != null) {
+                    int d = scheme.vectorDim();
+                    int base = g * scheme.codebookSize() * d;
+                    for (int j = off + g * gw, end = off + Math.min(cols, (g + 1) * gw); j < end; j++) {
+                        out[j] = scales[k] * codebook[base + (c[j] & 0xff) * d + (j - off) % d];
+                    }
+                } else if (mins != null) {
                     for (int j = off + g * gw, end = off + Math.min(cols, (g + 1) * gw); j < end; j++) {
                         out[j] = dequantMin(scales[k], c[j] & 0xff, mins[k]);
                     }

@@ -17,7 +17,8 @@ import java.util.Map;
  * tensor copied, {@code config.json} unchanged. Loads anywhere and shows the quality only; fused 3-D expert tensors
  * are written too (each expert slice quantized on its own). Holds no codes, so there is nothing to read back but the
  * values themselves. Stored bits are accounted as compressed-tensors, the size the output would pack to; schemes with quantized
- * group scales (k-quants) as GGUF's blocks of them ({@link QuantScheme#kBitsPerSuperBlock}).
+ * group scales (k-quants) as GGUF's blocks of them ({@link QuantScheme#kBitsPerSuperBlock}), codebook schemes as
+ * {@link QuantScheme#codebookBits} with scales and centroids in the weight dtype.
  */
 public final class FakeQuantFormat implements PackedFormat {
     @Override
@@ -74,6 +75,9 @@ public final class FakeQuantFormat implements PackedFormat {
 
     @Override
     public long storedBits(LinearModule m, QuantScheme s, boolean gIdx, DType weightType) {
+        if (s.codebook()) { // codes, a row scale per tile and the tile's centroids, scales and centroids in the weight dtype
+            return s.codebookBits(m.rows(), m.cols(), weightType.size() * 8);
+        }
         if (s.quantizedScales()) { // as GGUF's k-quant blocks hold them: codes, sub-block scales and minimums, fp16 super scales
             return (long) m.rows() * (m.cols() / QuantScheme.SUPER_BLOCK) * s.kBitsPerSuperBlock();
         }

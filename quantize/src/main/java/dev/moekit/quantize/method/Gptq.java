@@ -1,5 +1,6 @@
 package dev.moekit.quantize.method;
 
+import dev.moekit.quantize.Codebooks;
 import dev.moekit.quantize.Grid;
 import dev.moekit.quantize.KGrid;
 import dev.moekit.quantize.QuantScheme;
@@ -54,7 +55,7 @@ public final class Gptq {
             if (!(dampPercent > 0 && dampPercent < 1)) {
                 throw new IllegalArgumentException("GPTQ damping must be in (0, 1), got " + dampPercent);
             }
-            if (blockSize <= 0 || scheme.groupSize() > 0 && blockSize % scheme.groupSize() != 0) {
+            if (blockSize <= 0 || scheme.groupSize() > 0 && !scheme.codebook() && blockSize % scheme.groupSize() != 0) {
                 throw new IllegalArgumentException("GPTQ block size " + blockSize + " must be positive and a multiple of the group size " + scheme.groupSize());
             }
         }
@@ -98,6 +99,7 @@ public final class Gptq {
         private final float[] mins;
         private final byte[] codes;
         private final int blockSize;
+        private final float[] book;
         private int[] perm;
         private float[] importance;
         private int dead;
@@ -118,12 +120,15 @@ public final class Gptq {
             this.mins = s.hasMins() ? new float[rows * groups] : null;
             this.codes = new byte[rows * cols];
             // k-quant grids are found a whole super-block at a time, so a block must hold whole super-blocks
-            this.blockSize = s.quantizedScales() ? lcm(p.blockSize(), QuantScheme.SUPER_BLOCK) : p.blockSize();
+            // k-quant grids are found a whole super-block at a time, codebooks a whole tile: a block holds whole ones
+            this.blockSize = s.quantizedScales() ? lcm(p.blockSize(), QuantScheme.SUPER_BLOCK)
+                    : s.codebook() && s.groupSize() > 0 ? lcm(p.blockSize(), s.groupSize()) : p.blockSize();
+            this.book = s.codebook() ? new float[groups * s.codebookSize() * s.vectorDim()] : null;
             if (!s.fits(cols)) {
                 throw new IllegalArgumentException(s + " needs rows of whole " + QuantScheme.SUPER_BLOCK + "-weight super-blocks, got " + cols + " columns");
             }
-            if (s.quantizedScales() && p.actOrder()) {
-                throw new IllegalArgumentException("activation order does not apply to " + s + ": k-quant groups are consecutive columns (no g_idx)");
+            if ((s.quantizedScales() || s.codebook()) && p.actOrder()) {
+                throw new IllegalArgumentException("activation order does not apply to " + s + ": its groups are consecutive columns (no g_idx)");
             }
         }
 
@@ -139,14 +144,18 @@ public final class Gptq {
         }
 
         Result run() {
-            if (s.groupSize() == 0) {
+            if (s.groupSize() == 0 && !s.codebook()) {
                 channelGrids();
             }
             markDead();
             if (p.actOrder()) {
                 permute();
             }
-            importance = p.clipSearch() ? diagonal() : null; // permuted, undamped
+            // codebooks are always fitted Hessian-weighted (GPTVQ), grids only with the clipping search
+            importance = p.clipSearch() || s.codebook() ? diagonal() : null; // permuted, undamped
+            if (s.codebook() && s.groupSize() == 0) {
+                tile(0, cols, w, 0, cols); // one tile per row: from the whole original W, as per-channel grids are
+            }
             damp();
             float[] hinv = la.inverseCholeskyUpper(h, cols);
             try (Linalg.RowMatrix errT = la.rowMatrix(cols, rows)) { // [cols, rows]: Err transposed
@@ -231,6 +240,11 @@ public final class Gptq {
             }
             float[] w0 = w1.clone(); // block-start values: the reference's W[:, i1:i2] during this block
             float[] err1 = new float[rows * b];
+            if (s.codebook() && s.groupSize() > 0) { // the tiles starting here, shared by all rows, from the block-start values
+                for (int t = i1; t < i2; t += s.groupSize()) {
+                    tile(t, Math.min(s.groupSize(), cols - t), w0, t - i1, b);
+                }
+            }
             // rows are independent inside a block (own grids, own error feedback): process them in parallel
             double blockLoss = IntStream.range(0, rows).parallel().mapToDouble(r -> row(r, i1, b, w1, w0, err1, hinv)).sum();
             loss += blockLoss;
@@ -259,8 +273,80 @@ public final class Gptq {
             }
         }
 
+        /** Fits the codebook tile of columns {@code [col, col+len)}, held in {@code x} at {@code off} with row stride {@code stride}. */
+        private void tile(int col, int len, float[] x, int off, int stride) {
+            int g = col / s.groupWidth(cols);
+            Codebooks.Tile t = Codebooks.fit(x, rows, stride, off, len, s, scaleType, importance, col);
+            int size = s.codebookSize() * s.vectorDim();
+            System.arraycopy(t.centroids(), 0, book, g * size, size);
+            for (int r = 0; r < rows; r++) {
+                scales[r * groups + g] = t.scales()[r];
+            }
+        }
+
+        /**
+         * Row {@code r} of the block under a codebook scheme, a vector of {@code d} columns at a time (GPTVQ): each
+         * vector takes the centroid whose error {@code delta} costs least in the inverse Hessian's metric, the errors
+         * {@code e} solving {@code U^T e = delta} with {@code U} the vector's upper-triangular block of {@code Hinv}
+         * (what column-by-column GPTQ would feed forward inside the vector), loss {@code |e|^2 / 2}; the rest of
+         * the block then receives {@code -sum_k e_k Hinv[col+k, :]}.
+         */
+        private double vectorRow(int r, int i1, int b, float[] w1, float[] err1, float[] hinv) {
+            int d = s.vectorDim();
+            int k = s.codebookSize();
+            int gw = s.groupWidth(cols);
+            float[] e = new float[d];
+            double rowLoss = 0;
+            for (int i = 0; i < b; i += d) {
+                int col = i1 + i;
+                int g = col / gw;
+                float scale = scales[r * groups + g];
+                int base = g * k * d;
+                int at = r * b + i;
+                int bestQ = 0;
+                double bestCost = Double.POSITIVE_INFINITY;
+                for (int q = 0; q < k && bestCost > 0; q++) {
+                    double cost = errors(w1, at, col, scale, base + q * d, d, hinv, e, bestCost);
+                    if (cost < bestCost) {
+                        bestCost = cost;
+                        bestQ = q;
+                    }
+                }
+                errors(w1, at, col, scale, base + bestQ * d, d, hinv, e, Double.POSITIVE_INFINITY);
+                for (int a = 0; a < d; a++) {
+                    codes[r * cols + col + a] = (byte) bestQ;
+                    err1[at + a] = e[a];
+                }
+                rowLoss += bestCost / 2;
+                for (int a = 0; a < d; a++) {
+                    axpy(w1, at + d, hinv, (col + a) * cols + col + d, b - i - d, -e[a]);
+                }
+            }
+            return rowLoss;
+        }
+
+        /** {@code |e|^2} for the centroid at {@code book[c...]}, {@code e} filled; stops early once above {@code bound}. */
+        private double errors(float[] w1, int at, int col, float scale, int c, int d, float[] hinv, float[] e, double bound) {
+            double cost = 0;
+            for (int a = 0; a < d; a++) {
+                double delta = w1[at + a] - scale * book[c + a];
+                for (int p = 0; p < a; p++) {
+                    delta -= hinv[(col + p) * cols + col + a] * e[p];
+                }
+                e[a] = (float) (delta / hinv[(col + a) * cols + col + a]);
+                cost += (double) e[a] * e[a];
+                if (cost >= bound) {
+                    return cost;
+                }
+            }
+            return cost;
+        }
+
         /** Quantizes row {@code r} of the block {@code [i1, i1+b)} column by column; returns its loss. */
         private double row(int r, int i1, int b, float[] w1, float[] w0, float[] err1, float[] hinv) {
+            if (s.codebook()) {
+                return vectorRow(r, i1, b, w1, err1, hinv);
+            }
             int gw = s.groupWidth(cols);
             int maxq = s.maxq();
             double rowLoss = 0;
@@ -328,7 +414,7 @@ public final class Gptq {
 
         private QuantizedMatrix finish() {
             if (perm == null) {
-                return new QuantizedMatrix(rows, cols, s, codes, scales, zeros, null, mins);
+                return new QuantizedMatrix(rows, cols, s, codes, scales, zeros, null, mins, book);
             }
             byte[] natural = new byte[codes.length];
             for (int r = 0; r < rows; r++) {

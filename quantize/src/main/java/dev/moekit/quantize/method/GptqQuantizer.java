@@ -126,19 +126,19 @@ public final class GptqQuantizer implements WeightQuantizer<GptqQuantizer.Parame
 
     /** The device GPTQ runs on for {@code in}, or null for the host. */
     private static Device device(Parameters p, Input in) {
-        if (in.scheme().quantizedScales()) {
-            return null; // k-quant grids (quantized group scales) run on the host
+        if (in.scheme().quantizedScales() || in.scheme().codebook()) {
+            return null; // k-quant grids (quantized group scales) and codebooks run on the host
         }
         return p.gptqDevice().onDevice(in.device()) ? (in.device() == null ? Device.cpu() : in.device()) : null;
     }
 
     @Override
     public void check(Parameters p, QuantScheme s) {
-        if (s.groupSize() > 0 && p.blockSize() % s.groupSize() != 0) {
+        if (s.groupSize() > 0 && !s.codebook() && p.blockSize() % s.groupSize() != 0) {
             throw new IllegalArgumentException("GPTQ block size " + p.blockSize() + " must be a multiple of the group size " + s.groupSize());
         }
-        if (s.quantizedScales() && p.actOrder()) {
-            throw new IllegalArgumentException("act_order does not apply to " + s + ": k-quant groups are consecutive columns (no g_idx)");
+        if ((s.quantizedScales() || s.codebook()) && p.actOrder()) {
+            throw new IllegalArgumentException("act_order does not apply to " + s + ": its groups are consecutive columns (no g_idx)");
         }
     }
 
@@ -192,6 +192,9 @@ public final class GptqQuantizer implements WeightQuantizer<GptqQuantizer.Parame
     }
 
     private Result result(Parameters p, Input in, GptqRetry.Outcome o) {
+        if (o.quantized() != null && in.scheme().codebook()) { // GPTVQ's codebook update is part of the method
+            return new Result(CodebookRefit.refit(in.weight(), in.hessian().matrix(), o.quantized(), in.scaleType(), p.dampPercent(), in.linalg()), name(), null);
+        }
         if (o.quantized() != null && p.refit()) {
             return new Result(GridRefit.refit(in.weight(), in.hessian().matrix(), o.quantized(), in.scaleType(), p.dampPercent(), in.linalg()), name(), null);
         }

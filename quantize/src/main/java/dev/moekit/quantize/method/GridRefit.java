@@ -215,7 +215,7 @@ public final class GridRefit {
         return new QuantizedMatrix(rows, q.cols(), s, q.codes(), scales, q.zeros(), q.gIdx(), mins);
     }
 
-    private static float[] damped(float[] h, int cols, double damp) {
+    static float[] damped(float[] h, int cols, double damp) {
         double mean = 0;
         for (int j = 0; j < cols; j++) {
             mean += h[j * cols + j];
@@ -262,7 +262,7 @@ public final class GridRefit {
         return m;
     }
 
-    private static float[] residual(float[] w, float[] v) {
+    static float[] residual(float[] w, float[] v) {
         float[] e = new float[w.length];
         for (int i = 0; i < e.length; i++) {
             e[i] = w[i] - v[i];
@@ -271,7 +271,7 @@ public final class GridRefit {
     }
 
     /** {@code sum_k x[r, k] y[r, k]} per row. */
-    private static double[] rowDots(float[] x, float[] y, int rows, int cols) {
+    static double[] rowDots(float[] x, float[] y, int rows, int cols) {
         double[] d = new double[rows];
         IntStream.range(0, rows).parallel().forEach(r -> {
             double sum = 0;

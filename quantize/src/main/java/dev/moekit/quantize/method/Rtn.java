@@ -37,6 +37,9 @@ public final class Rtn {
         if (w.length != (long) rows * cols) {
             throw new IllegalArgumentException("weight has " + w.length + " values, expected " + rows + "x" + cols);
         }
+        if (s.codebook()) { // codebooks are always fitted, weighted by the importance where given
+            return dev.moekit.quantize.Codebooks.quantize(w, rows, cols, s, scaleType, importance);
+        }
         if (s.quantizedScales()) {
             return kQuantize(w, rows, cols, s, clipSearch, importance);
         }

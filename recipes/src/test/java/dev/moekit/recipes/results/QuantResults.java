@@ -213,6 +213,12 @@ public final class QuantResults {
      */
     static final List<String> MIXED_SCHEMES = List.of("int2/g64/asym", "int2/g32/asym/k4", "q2_k", "q3_k", "q4_k", "q6_k", "q8_0");
 
+    /** Codebook schemes (GPTVQ) run uniformly: 2-D and 4-D vectors, one codebook per row-spanning tile. */
+    static final List<String> VQ_TYPES = List.of("int2/channel/vq2", "int2/g128/vq2", "int2/channel/vq4", "int3/channel/vq2");
+
+    /** The codebook solver's candidates: {@link #MIXED_SCHEMES} with the 2-bit codebooks in place of int2/g64/asym. */
+    static final List<String> VQ_SCHEMES = List.of("int2/channel/vq2", "int2/channel/vq4", "int2/g32/asym/k4", "q2_k", "q3_k", "q4_k", "q6_k", "q8_0");
+
     /** The mixed solver's budgets: the allocator's acceptance widths. */
     static final double[] MIXED_BUDGETS = {2.5, 3.0};
     private static final int[][] FRONTIER_GPTQ = {{3, 128, 1}, {3, 64, 0}, {3, 32, 0}, {4, 128, 1}, {4, 64, 0}, {4, 32, 0}};
@@ -328,6 +334,15 @@ public final class QuantResults {
                 null, ev, cal);
         run(table, name, "GPTQ+search+refit q2_k (k-quant)", orig, work.resolve("refit"), fake.withMethod(GPTQ_SEARCH_REFIT.method())
                 .withScheme(QuantScheme.parse("k", "q2_k")), null, ev, cal);
+        // codebooks of 2- and 4-weight vectors (GPTVQ), uniformly and in the solver at the acceptance widths
+        for (Quant q : List.of(RTN_IMATRIX, GPTQ_SEARCH)) {
+            for (String t : VQ_TYPES) {
+                run(table, name, q.label() + " " + t + " (codebook)", orig, work.resolve("vq"), fake.withMethod(q.method()).withScheme(QuantScheme.parse("vq", t)),
+                        null, ev, cal);
+            }
+        }
+        schemeSolver(table, name, orig, work, fake, MIXED_BUDGETS, VQ_SCHEMES, "codebook schemes", ev, cal);
+        schemeSolver(table, name, orig, work, fake.withUniformExpertBits(false), MIXED_BUDGETS, VQ_SCHEMES, "codebook schemes, per-expert widths", ev, cal);
         FRONTIER.png(name, png(name)); // also when every row came from a prior run
     }
 
