@@ -160,6 +160,7 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
             PackedFormat f = named("format", format == null ? "compressed-tensors" : format, PackedFormat::named);
             format = f.name();
             int scaleBits = 0;
+            int vectorDim = 0;
             if (scheme != null) { // bits/group_size/symmetric may repeat it (as the stage's own params do), never contradict it
                 QuantScheme parsed = QuantScheme.parse("scheme", scheme);
                 if (bits != null && bits != parsed.bits() || groupSize != null && groupSize != parsed.groupSize()
@@ -170,6 +171,7 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
                 groupSize = parsed.groupSize();
                 symmetric = parsed.symmetric();
                 scaleBits = parsed.scaleBits();
+                vectorDim = parsed.vectorDim();
                 scheme = parsed.toString();
             }
             bits = bits == null ? 4 : bits;
@@ -179,7 +181,7 @@ public final class QuantizeStage implements StageType<QuantizeStage.Parameters> 
                 throw new IllegalArgumentException("group_size must be 0 (one group per output channel) or positive, got " + groupSize);
             }
             symmetric = symmetric == null || symmetric;
-            QuantScheme base = new QuantScheme(bits, groupSize, symmetric, scaleBits);
+            QuantScheme base = new QuantScheme(bits, groupSize, symmetric, scaleBits, vectorDim);
             targets = targets == null ? QuantOptions.DEFAULT_TARGETS : List.copyOf(targets);
             ignore = ignore == null ? List.of() : List.copyOf(ignore);
             rules = rules == null ? List.of() : List.copyOf(rules);

@@ -230,6 +230,49 @@ class QuantizeStageTest {
         assertEquals((double) stored / params, report.path("averageStoredBits").asDouble(), 1e-9);
     }
 
+    @Test
+    void codebookSchemesAreFakeQuantOnlyAndWriteTheirCodebooksValues() throws Exception {
+        QuantizeStage.Parameters p = bind("{\"format\": \"fake-quant\", \"scheme\": \"int2/channel/vq2\", \"targets\": [\"re:model\\\\.layers\\\\.1\\\\.block_sparse_moe\\\\..*\"]}");
+        assertEquals(QuantScheme.parse("k", "int2/channel/vq2"), p.defaultScheme());
+        assertEquals(p, STAGE.bind(Params.toJson(p)), "binds back");
+        assertMessage("{\"scheme\": \"int2/channel/vq2\"}", "scheme", "compressed-tensors", "codebooks", "fake-quant");
+        assertMessage("{\"format\": \"fake-quant\", \"method\": \"gptq\", \"scheme\": \"int2/g128/vq2\", \"act_order\": true}", "act_order");
+        assertMessage("{\"format\": \"fake-quant\", \"scheme\": \"int4/channel/vq4\"}", "scheme", "8 bits");
+        StageContext ctx = new StageContext(TestWeights.MIXTRAL, null, "cpu", 0, Events.NONE);
+        Plan plan;
+        try (Checkpoint c = Checkpoint.open(TestWeights.MIXTRAL)) {
+            plan = STAGE.plan(p, new PlanInput(Layout.of(c), TestWeights.MIXTRAL, List.of()), ctx);
+        }
+        Path out = tmp.resolve("vq");
+        JsonNode report = STAGE.run(p, plan, TestWeights.MIXTRAL, List.of(), out, ctx);
+        int experts = 0;
+        for (JsonNode m : report.path("modules")) {
+            assertEquals("int2/channel/vq2", m.path("scheme").asText(), m.path("module").asText());
+            experts++;
+        }
+        assertTrue(experts >= 8 * 3, "every expert projection of layer 1: " + experts);
+        try (Checkpoint c = Checkpoint.open(out); Checkpoint orig = Checkpoint.open(TestWeights.MIXTRAL)) {
+            String name = "model.layers.1.block_sparse_moe.experts.3.w1.weight";
+            float[] v = c.floats(name);
+            float[] w = orig.floats(name);
+            int cols = 256;
+            double err = 0;
+            double norm = 0;
+            for (int i = 0; i < v.length; i++) {
+                err += (w[i] - v[i]) * (double) (w[i] - v[i]);
+                norm += (double) w[i] * w[i];
+            }
+            for (int r = 0; r < v.length / cols; r++) { // each row: its scale times at most 16 distinct vectors, shared by all rows
+                java.util.Set<Long> vectors = new java.util.HashSet<>();
+                for (int j = 0; j < cols; j += 2) {
+                    vectors.add(((long) Float.floatToIntBits(v[r * cols + j]) << 32) | (Float.floatToIntBits(v[r * cols + j + 1]) & 0xffffffffL));
+                }
+                assertTrue(vectors.size() <= 16, name + " row " + r + " holds " + vectors.size() + " distinct pairs");
+            }
+            assertTrue(err / norm < 0.2, name + ": relative error " + err / norm);
+        }
+    }
+
     private static void assertMessage(String json, String... parts) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> bind(json), json);
         for (String part : parts) {
