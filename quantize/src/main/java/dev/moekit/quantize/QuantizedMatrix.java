@@ -62,6 +62,12 @@ public record QuantizedMatrix(int rows, int cols, QuantScheme scheme, byte[] cod
         return mins[i * groups() + g];
     }
 
+    /** Index into {@link #codebook} of the centroid value weight {@code (i, j)} takes (codebook schemes). */
+    public int codebookIndex(int i, int j) {
+        int d = scheme.vectorDim();
+        return ((j / scheme.groupWidth(cols)) * scheme.codebookSize() + code(i, j)) * d + j % d;
+    }
+
     public int groups() {
         return scheme.groups(cols);
     }

@@ -58,6 +58,14 @@ public final class TestWeights {
         return x;
     }
 
+    /** The Hessian {@code 2/n X^T X} [cols, cols] of inputs {@code x} [n, cols], as GPTQ accumulates it. */
+    public static float[] hessian(float[] x, int n, int cols, dev.moekit.toolkit.linalg.Linalg la) {
+        try (Hessian hs = new Hessian(cols, la)) {
+            hs.addBatch(x, n);
+            return hs.matrix();
+        }
+    }
+
     /** ||(W - Q) X^T||_F^2 for W, Q [rows, cols] and X [n, cols]. */
     public static double outputError(float[] w, float[] q, int rows, int cols, float[] x, int n) {
         double sum = 0;

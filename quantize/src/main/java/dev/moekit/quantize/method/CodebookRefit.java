@@ -67,14 +67,10 @@ public final class CodebookRefit {
 
     /** The least-squares centroids for the codes and scales of {@code q}. */
     private static float[] centroids(float[] w, QuantizedMatrix q, float[] hd, DType valueType) {
-        QuantScheme s = q.scheme();
         int rows = q.rows();
         int cols = q.cols();
-        int d = s.vectorDim();
-        int k = s.codebookSize();
-        int groups = q.groups();
-        int gw = s.groupWidth(cols);
-        int p = groups * k * d;
+        int gw = q.scheme().groupWidth(cols);
+        int p = q.codebook().length;
         double[] m = new double[p * p];
         double[] b = new double[p];
         int[] idx = new int[cols];
@@ -82,9 +78,8 @@ public final class CodebookRefit {
         double[] hw = new double[cols];
         for (int r = 0; r < rows; r++) {
             for (int j = 0; j < cols; j++) {
-                int g = j / gw;
-                idx[j] = (g * k + q.code(r, j)) * d + j % d;
-                sj[j] = q.scale(r, g);
+                idx[j] = q.codebookIndex(r, j);
+                sj[j] = q.scale(r, j / gw);
             }
             for (int j = 0; j < cols; j++) {
                 double acc = 0;
@@ -122,18 +117,15 @@ public final class CodebookRefit {
 
     /** Each row's least-squares tile scales for the codes and centroids of {@code q}; a row whose system fails keeps its own. */
     private static float[] scales(float[] w, QuantizedMatrix q, float[] hd, DType valueType) {
-        QuantScheme s = q.scheme();
         int rows = q.rows();
         int cols = q.cols();
-        int d = s.vectorDim();
-        int k = s.codebookSize();
         int groups = q.groups();
-        int gw = s.groupWidth(cols);
+        int gw = q.scheme().groupWidth(cols);
         float[] out = q.scales().clone();
         IntStream.range(0, rows).parallel().forEach(r -> {
             double[] u = new double[cols]; // the row's centroid values (unscaled)
             for (int j = 0; j < cols; j++) {
-                u[j] = q.codebook()[((j / gw) * k + q.code(r, j)) * d + j % d];
+                u[j] = q.codebook()[q.codebookIndex(r, j)];
             }
             double[] hu = new double[cols];
             for (int j = 0; j < cols; j++) {

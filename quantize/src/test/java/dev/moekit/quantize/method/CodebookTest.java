@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.moekit.quantize.Codebooks;
-import dev.moekit.quantize.Hessian;
 import dev.moekit.quantize.LinearModule;
 import dev.moekit.quantize.PackedFormat;
 import dev.moekit.quantize.QuantScheme;
@@ -94,11 +93,7 @@ class CodebookTest {
         int n = 1024;
         float[] x = TestWeights.correlatedInputs(n, m.cols(), 5);
         Linalg la = Linalg.nd4j();
-        float[] h;
-        try (Hessian hs = new Hessian(m.cols(), la)) {
-            hs.addBatch(x, n);
-            h = hs.matrix();
-        }
+        float[] h = TestWeights.hessian(x, n, m.cols(), la);
         for (String t : new String[] {"int2/channel/vq2", "int2/g128/vq2", "int2/channel/vq4"}) {
             QuantScheme s = QuantScheme.parse("k", t);
             Gptq.Result g = Gptq.quantize(m.w(), m.rows(), m.cols(), h, Gptq.Params.defaults(s), DType.BF16, la);

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.moekit.quantize.Hessian;
 import dev.moekit.quantize.KGrid;
 import dev.moekit.quantize.QuantScheme;
 import dev.moekit.quantize.QuantizedMatrix;
@@ -28,11 +27,7 @@ class GridRefitTest {
         int n = 2048;
         float[] x = TestWeights.correlatedInputs(n, m.cols(), 7);
         Linalg la = Linalg.nd4j();
-        float[] h;
-        try (Hessian hs = new Hessian(m.cols(), la)) {
-            hs.addBatch(x, n);
-            h = hs.matrix();
-        }
+        float[] h = TestWeights.hessian(x, n, m.cols(), la);
         for (String t : List.of("q2_k", "q3_k", "int2/g32/asym/k4", "int2/g32/asym", "int3/g128/sym", "int3/g64/asym")) {
             QuantScheme s = QuantScheme.parse("scheme", t);
             for (boolean actOrder : s.quantizedScales() ? new boolean[] {false} : new boolean[] {false, true}) {

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.moekit.quantize.Hessian;
 import dev.moekit.quantize.KGrid;
 import dev.moekit.quantize.QuantScheme;
 import dev.moekit.quantize.QuantizedMatrix;
@@ -118,11 +117,7 @@ class KQuantTest {
         int n = 1024;
         float[] x = TestWeights.correlatedInputs(n, m.cols(), 5);
         Linalg la = Linalg.nd4j();
-        float[] h;
-        try (Hessian hs = new Hessian(m.cols(), la)) {
-            hs.addBatch(x, n);
-            h = hs.matrix();
-        }
+        float[] h = TestWeights.hessian(x, n, m.cols(), la);
         for (String t : List.of("q2_k", "q3_k", "q4_k")) {
             QuantScheme s = QuantScheme.parse("k", t);
             Gptq.Result g = Gptq.quantize(m.w(), m.rows(), m.cols(), h, Gptq.Params.defaults(s), DType.BF16, la);

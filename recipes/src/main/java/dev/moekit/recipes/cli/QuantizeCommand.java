@@ -37,7 +37,8 @@ final class QuantizeCommand implements Command {
                 Main.opt("group-size", "G", "group size 32, 64, 128 (default) or 0 for per channel"),
                 Main.flag("asym", "asymmetric grid (zero points) instead of symmetric"),
                 Main.opt("scheme", "SCHEME", "the default scheme in one, instead of --bits/--group-size/--asym: e.g. int3/g64/asym, "
-                        + "or a k-quant with quantized sub-block scales (fake-quant only): q2_k, q3_k, q4_k, q5_k, q6_k, int2/g16/asym/k4"),
+                        + "a k-quant with quantized sub-block scales (fake-quant only): q2_k, q3_k, q4_k, q5_k, q6_k, int2/g16/asym/k4, "
+                        + "or a codebook of 2- or 4-weight vectors per tile of columns (GPTVQ, fake-quant only): int2/channel/vq2, int2/g128/vq2, int2/channel/vq4"),
                 Main.flag("clip-search", "search each group's clipping range for the least rounding error (Hessian-weighted with gptq)"),
                 Main.flag("refit", "gptq: refit each group's scale (and minimum) to GPTQ's codes for the least Hessian-weighted error"),
                 Main.opt("gptq-device", "auto|host|runtime", "gptq: where Hessians and the column loop run (default auto: the --device GPU, else host; runtime: the --device, CPU included)"),
