@@ -14,7 +14,8 @@ import java.util.stream.IntStream;
  * weights will carry, {@code sum_rows scale^2 sum_vectors sum_k w_k (y_k - c_k)^2}, with {@code w_k} the importance of
  * the vector's k-th input column (the Hessian diagonal {@code E[x_j^2]}, 1 without calibration). It starts from
  * k-means++ seeding (weighted D^2 sampling, a fixed seed, so a fit is reproducible) and runs Lloyd's iterations until
- * at most one point in a thousand changes its centroid or {@link #ITERATIONS} have run; an emptied centroid moves to the point that costs most.
+ * at most one point in a thousand changes its centroid or {@link #ITERATIONS} have run (on at most
+ * {@link #MAX_POINTS} of the tile's vectors); an emptied centroid moves to the point that costs most.
  * Centroids are rounded to the value dtype at the end, so codes chosen afterwards see the stored values.
  */
 public final class Codebooks {
@@ -23,6 +24,12 @@ public final class Codebooks {
 
     /** Lloyd iterations at most. */
     static final int ITERATIONS = 30;
+
+    /**
+     * Vectors a codebook is fitted on at most: a tile with more (a row-spanning tile of a large model: 14336 rows of
+     * 2048 vectors) is fitted on this many spread evenly over it, 512 or more a centroid; every vector is coded.
+     */
+    static final int MAX_POINTS = 1 << 17;
 
     /**
      * One tile's fit.
@@ -40,22 +47,27 @@ public final class Codebooks {
         int d = s.vectorDim();
         int k = s.codebookSize();
         int per = len / d; // vectors per row
-        int n = rows * per;
+        long all = (long) rows * per;
+        int n = (int) Math.min(all, MAX_POINTS);
         float[] scales = new float[rows];
-        float[] y = new float[n * d];
-        float[] wt = new float[n * d]; // per-coordinate weights: importance * scale^2
         for (int r = 0; r < rows; r++) {
             double ss = 0;
             for (int j = 0; j < len; j++) {
                 float v = x[r * stride + off + j];
                 ss += (double) v * v;
             }
-            float sc = ss > 0 ? Grid.storable((float) Math.sqrt(ss / len), valueType) : 1f;
-            scales[r] = sc;
-            for (int j = 0; j < len; j++) {
-                int at = r * len + j;
-                y[at] = x[r * stride + off + j] / sc;
-                wt[at] = (importance == null ? 1f : importance[impFrom + j]) * sc * sc;
+            scales[r] = ss > 0 ? Grid.storable((float) Math.sqrt(ss / len), valueType) : 1f;
+        }
+        float[] y = new float[n * d];
+        float[] wt = new float[n * d]; // per-coordinate weights: importance * scale^2
+        for (int p = 0; p < n; p++) {
+            long v = all == n ? p : p * all / n; // evenly spread over the tile when it has more vectors than are fitted
+            int r = (int) (v / per);
+            int j0 = (int) (v % per) * d;
+            float sc = scales[r];
+            for (int a = 0; a < d; a++) {
+                y[p * d + a] = x[r * stride + off + j0 + a] / sc;
+                wt[p * d + a] = (importance == null ? 1f : importance[impFrom + j0 + a]) * sc * sc;
             }
         }
         float[] c = seed(y, wt, n, d, k);

@@ -27,6 +27,13 @@ public final class CodebookRefit {
     static final int ROUNDS = 2;
 
     /**
+     * Rows the centroids' normal equations are formed from at most ({@code rows x cols^2} scalar work otherwise): a
+     * larger matrix fits its few centroid values on this many rows spread evenly over it, and the result is still
+     * kept only if the error over all rows falls.
+     */
+    static final int MAX_ROWS = 512;
+
+    /**
      * @param w         original weight [rows, cols]
      * @param h         calibration Hessian [cols, cols] (undamped; damped here as GPTQ damps it)
      * @param q         GPTQ's result under a codebook scheme
@@ -50,7 +57,7 @@ public final class CodebookRefit {
                 best = c;
                 err = ce;
             }
-            QuantizedMatrix sc = withScales(best, scales(w, best, hd, valueType));
+            QuantizedMatrix sc = withScales(best, scales(w, best, hd, valueType, la));
             double[] se = rowErrors(w, sc, hd, la);
             float[] kept = best.scales().clone();
             int groups = best.groups();
@@ -76,7 +83,9 @@ public final class CodebookRefit {
         int[] idx = new int[cols];
         double[] sj = new double[cols];
         double[] hw = new double[cols];
-        for (int r = 0; r < rows; r++) {
+        int fitted = Math.min(rows, MAX_ROWS);
+        for (int f = 0; f < fitted; f++) {
+            int r = (int) ((long) f * rows / fitted); // evenly spread rows when there are more than MAX_ROWS
             for (int j = 0; j < cols; j++) {
                 idx[j] = q.codebookIndex(r, j);
                 sj[j] = q.scale(r, j / gw);
@@ -116,32 +125,34 @@ public final class CodebookRefit {
     }
 
     /** Each row's least-squares tile scales for the codes and centroids of {@code q}; a row whose system fails keeps its own. */
-    private static float[] scales(float[] w, QuantizedMatrix q, float[] hd, DType valueType) {
+    private static float[] scales(float[] w, QuantizedMatrix q, float[] hd, DType valueType, Linalg la) {
         int rows = q.rows();
         int cols = q.cols();
         int groups = q.groups();
         int gw = q.scheme().groupWidth(cols);
         float[] out = q.scales().clone();
+        float[] u = new float[rows * cols]; // every row's centroid values (unscaled)
+        for (int r = 0; r < rows; r++) {
+            for (int j = 0; j < cols; j++) {
+                u[r * cols + j] = q.codebook()[q.codebookIndex(r, j)];
+            }
+        }
+        float[][] hu = new float[groups][]; // U_g H per tile g, U_g the values of tile g only (H symmetric: (H u_g)^T)
+        for (int g = 0; g < groups; g++) {
+            float[] ug = groups == 1 ? u : new float[rows * cols];
+            for (int r = 0; groups > 1 && r < rows; r++) {
+                System.arraycopy(u, r * cols + g * gw, ug, r * cols + g * gw, Math.min(cols, (g + 1) * gw) - g * gw);
+            }
+            hu[g] = la.matmul(ug, hd, rows, cols, cols);
+        }
         IntStream.range(0, rows).parallel().forEach(r -> {
-            double[] u = new double[cols]; // the row's centroid values (unscaled)
-            for (int j = 0; j < cols; j++) {
-                u[j] = q.codebook()[q.codebookIndex(r, j)];
-            }
-            double[] hu = new double[cols];
-            for (int j = 0; j < cols; j++) {
-                double acc = 0;
-                for (int t = 0; t < cols; t++) {
-                    acc += hd[j * cols + t] * u[t];
-                }
-                hu[j] = acc;
-            }
-            double[] a = new double[groups * groups];
+            double[] a = new double[groups * groups]; // (U^T H U)[g, g'] = sum over j in g of u_j (H u_g')_j
             double[] b = new double[groups];
-            for (int j = 0; j < cols; j++) {
-                int g = j / gw;
-                b[g] += w[r * cols + j] * hu[j];
-                for (int t = 0; t < cols; t++) { // (U^T H U)[g, g'] = sum_j,t u_j H_jt u_t over j in g, t in g'
-                    a[g * groups + t / gw] += u[j] * hd[j * cols + t] * u[t];
+            for (int g2 = 0; g2 < groups; g2++) {
+                for (int j = 0; j < cols; j++) {
+                    double v = hu[g2][r * cols + j];
+                    b[g2] += w[r * cols + j] * v;
+                    a[(j / gw) * groups + g2] += u[r * cols + j] * v;
                 }
             }
             double[] x = solve(a, b, groups);
