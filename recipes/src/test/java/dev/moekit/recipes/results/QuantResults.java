@@ -214,7 +214,7 @@ public final class QuantResults {
     static final List<String> MIXED_SCHEMES = List.of("int2/g64/asym", "int2/g32/asym/k4", "q2_k", "q3_k", "q4_k", "q6_k", "q8_0");
 
     /** Codebook schemes (GPTVQ) run uniformly: 2-D and 4-D vectors, one codebook per row-spanning tile. */
-    static final List<String> VQ_TYPES = List.of("int2/channel/vq2", "int2/g128/vq2", "int2/channel/vq4", "int3/channel/vq2");
+    static final List<String> VQ_TYPES = List.of("int2/channel/vq2", "int2/channel/vq4");
 
     /** The codebook solver's candidates: {@link #MIXED_SCHEMES} with the 2-bit codebooks in place of int2/g64/asym. */
     static final List<String> VQ_SCHEMES = List.of("int2/channel/vq2", "int2/channel/vq4", "int2/g32/asym/k4", "q2_k", "q3_k", "q4_k", "q6_k", "q8_0");
