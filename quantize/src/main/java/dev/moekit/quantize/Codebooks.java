@@ -37,7 +37,15 @@ public final class Codebooks {
      * @param scales    [rows] the rows' scales
      * @param centroids [codebookSize, d] the centroids in scaled units
      */
-    public record Tile(float[] scales, float[] centroids) {}
+    public record Tile(float[] scales, float[] centroids) {
+        /** Stores this as tile {@code g} of a matrix's codebook {@code book} and row scales {@code rowScales} [rows, groups]. */
+        public void copyInto(float[] book, float[] rowScales, int g, int groups) {
+            System.arraycopy(centroids, 0, book, g * centroids.length, centroids.length);
+            for (int r = 0; r < scales.length; r++) {
+                rowScales[r * groups + g] = scales[r];
+            }
+        }
+    }
 
     /**
      * Fits the tile of columns {@code [off, off+len)} of {@code x} (rows {@code rows}, row stride {@code stride}),
@@ -232,10 +240,7 @@ public final class Codebooks {
             int col0 = g * gw;
             int len = Math.min(gw, cols - col0);
             Tile t = fit(w, rows, cols, col0, len, s, valueType, importance, col0);
-            System.arraycopy(t.centroids(), 0, book, g * k * d, k * d);
-            for (int r = 0; r < rows; r++) {
-                scales[r * groups + g] = t.scales()[r];
-            }
+            t.copyInto(book, scales, g, groups);
             IntStream.range(0, rows).parallel().forEach(r -> {
                 for (int j = col0; j < col0 + len; j += d) {
                     int q = nearest(w, r * cols + j, t.scales()[r], t.centroids(), d, k, importance, j);

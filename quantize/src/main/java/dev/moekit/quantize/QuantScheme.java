@@ -20,10 +20,6 @@ package dev.moekit.quantize;
  * {@code int4/g32/asym/k6} 4.5 (Q4_K). Rows must be a whole number of super-blocks ({@link #fits}); others take
  * {@link #forCols} (as llama.cpp does). {@link #parse} also reads GGUF's type names ({@code q2_k} ... {@code q8_0}).
  *
- * @param bits       2 to 8 ({@link #WIDTHS}); which a packed format can store is the format's to say
- *                   ({@code PackedFormat#check}): GPTQ's layout holds 2, 3, 4 and 8 only
- * @param groupSize  0 (per channel) or a positive group width, e.g. 32, 64, 128
- * @param symmetric  symmetric grid (zero point fixed at the middle code)
  * <p><b>Vector codebooks</b> ({@code vectorDim > 0}, GPTVQ: van Baalen et al., "GPTVQ: The Blessing of
  * Dimensionality for LLM Quantization", arXiv 2402.15319): each row is cut into vectors of {@code vectorDim}
  * consecutive weights, and one code of {@code bits * vectorDim} bits picks the vector from a codebook of
@@ -87,6 +83,15 @@ public record QuantScheme(int bits, int groupSize, boolean symmetric, int scaleB
         return vectorDim > 0;
     }
 
+    /**
+     * Whether this is a plain integer grid with float group scales: neither k-quant scales nor a codebook. Only
+     * those take activation order (their groups may be any columns, through g_idx) and run in {@code DeviceGptq};
+     * k-quant super-blocks and codebook vectors are consecutive columns and are found on the host.
+     */
+    public boolean plainGrid() {
+        return scaleBits == 0 && vectorDim == 0;
+    }
+
     /** Centroids of each tile's codebook, {@code 2^(bits * vectorDim)}. */
     public int codebookSize() {
         return 1 << (bits * vectorDim);
@@ -94,7 +99,7 @@ public record QuantScheme(int bits, int groupSize, boolean symmetric, int scaleB
 
     /**
      * Bits a [rows, cols] weight costs under a {@link #codebook} scheme: {@code bits} a weight in codes, a
-     * {@code scaleBits}-bit scale per row and tile, and {@code codebookSize * vectorDim} values of {@code valueBits}
+     * {@code valueBits}-bit scale per row and tile, and {@code codebookSize * vectorDim} values of {@code valueBits}
      * per tile.
      */
     public long codebookBits(long rows, int cols, int valueBits) {

@@ -127,7 +127,7 @@ public final class Gptq {
             if (!s.fits(cols)) {
                 throw new IllegalArgumentException(s + " needs rows of whole " + QuantScheme.SUPER_BLOCK + "-weight super-blocks, got " + cols + " columns");
             }
-            if ((s.quantizedScales() || s.codebook()) && p.actOrder()) {
+            if (!s.plainGrid() && p.actOrder()) {
                 throw new IllegalArgumentException("activation order does not apply to " + s + ": its groups are consecutive columns (no g_idx)");
             }
         }
@@ -276,12 +276,7 @@ public final class Gptq {
         /** Fits the codebook tile of columns {@code [col, col+len)}, held in {@code x} at {@code off} with row stride {@code stride}. */
         private void tile(int col, int len, float[] x, int off, int stride) {
             int g = col / s.groupWidth(cols);
-            Codebooks.Tile t = Codebooks.fit(x, rows, stride, off, len, s, scaleType, importance, col);
-            int size = s.codebookSize() * s.vectorDim();
-            System.arraycopy(t.centroids(), 0, book, g * size, size);
-            for (int r = 0; r < rows; r++) {
-                scales[r * groups + g] = t.scales()[r];
-            }
+            Codebooks.fit(x, rows, stride, off, len, s, scaleType, importance, col).copyInto(book, scales, g, groups);
         }
 
         /**

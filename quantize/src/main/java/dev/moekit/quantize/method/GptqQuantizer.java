@@ -126,7 +126,7 @@ public final class GptqQuantizer implements WeightQuantizer<GptqQuantizer.Parame
 
     /** The device GPTQ runs on for {@code in}, or null for the host. */
     private static Device device(Parameters p, Input in) {
-        if (in.scheme().quantizedScales() || in.scheme().codebook()) {
+        if (!in.scheme().plainGrid()) {
             return null; // k-quant grids (quantized group scales) and codebooks run on the host
         }
         return p.gptqDevice().onDevice(in.device()) ? (in.device() == null ? Device.cpu() : in.device()) : null;
@@ -137,7 +137,7 @@ public final class GptqQuantizer implements WeightQuantizer<GptqQuantizer.Parame
         if (s.groupSize() > 0 && !s.codebook() && p.blockSize() % s.groupSize() != 0) {
             throw new IllegalArgumentException("GPTQ block size " + p.blockSize() + " must be a multiple of the group size " + s.groupSize());
         }
-        if ((s.quantizedScales() || s.codebook()) && p.actOrder()) {
+        if (!s.plainGrid() && p.actOrder()) {
             throw new IllegalArgumentException("act_order does not apply to " + s + ": its groups are consecutive columns (no g_idx)");
         }
     }
