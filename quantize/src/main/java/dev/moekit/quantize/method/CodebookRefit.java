@@ -12,9 +12,10 @@ import java.util.stream.IntStream;
  * and the row scales are refitted to those codes for the objective GPTQ minimises, {@code sum_rows e H e^T} with
  * {@code e = w - scale * centroid[code]} and {@code H} the damped calibration Hessian.
  *
- * <p>Both are linear least squares with the other fixed: all centroids of all tiles at once from the normal equations
+ * <p>Both are linear least squares with the other fixed: the centroids from the normal equations
  * {@code (sum_r A_r^T H A_r) c = sum_r A_r^T H w_r} ({@code A_r} maps the centroid values to row r's weights through
- * its codes and scales; a small ridge towards the current values keeps unused centroids where they are), then each
+ * its codes and scales; a small ridge towards the current values keeps unused centroids where they are), jointly or,
+ * for many tiles, tile by tile ({@link #MAX_JOINT}), then each
  * row's tile scales from its own {@code tiles x tiles} system. {@link #ROUNDS} alternations; values are rounded to the
  * storage dtype, and a step is kept only where it lowers the objective (the centroids as a whole, the scales row by
  * row), so the update never makes the result worse than GPTQ's.
@@ -32,6 +33,9 @@ public final class CodebookRefit {
      * kept only if the error over all rows falls.
      */
     static final int MAX_ROWS = 512;
+
+    /** Centroid values fitted as one system at most (a per-channel vq4 codebook has 1024); more are fitted tile by tile. */
+    static final int MAX_JOINT = 1024;
 
     /**
      * @param w         original weight [rows, cols]
@@ -51,7 +55,7 @@ public final class CodebookRefit {
         QuantizedMatrix best = q;
         double[] err = rowErrors(w, best, hd, la);
         for (int round = 0; round < ROUNDS; round++) {
-            QuantizedMatrix c = withCodebook(best, centroids(w, best, hd, valueType));
+            QuantizedMatrix c = withCodebook(best, centroids(w, best, hd, valueType, la));
             double[] ce = rowErrors(w, c, hd, la);
             if (sum(ce) < sum(err)) {
                 best = c;
@@ -72,56 +76,107 @@ public final class CodebookRefit {
         return best;
     }
 
-    /** The least-squares centroids for the codes and scales of {@code q}. */
-    private static float[] centroids(float[] w, QuantizedMatrix q, float[] hd, DType valueType) {
+    /**
+     * The least-squares centroids for the codes and scales of {@code q}, as a Newton step from its own: with the
+     * residual {@code R = W - Q} over the fitted rows, {@code (M + ridge) delta = sum_r A_r^T H R_r}, the gradient from
+     * one matrix product. {@code M = sum_r A_r^T H A_r} is formed jointly over all centroid values when there are at
+     * most {@link #MAX_JOINT} of them (one tile per row: the per-channel schemes), otherwise tile by tile, each tile's
+     * system from its own columns (the coupling between tiles dropped, a block-Jacobi step; the step is kept only if
+     * the error falls, as every step is).
+     */
+    private static float[] centroids(float[] w, QuantizedMatrix q, float[] hd, DType valueType, Linalg la) {
         int rows = q.rows();
         int cols = q.cols();
         int gw = q.scheme().groupWidth(cols);
-        int p = q.codebook().length;
-        double[] m = new double[p * p];
-        double[] b = new double[p];
-        int[] idx = new int[cols];
-        double[] sj = new double[cols];
-        double[] hw = new double[cols];
-        int fitted = Math.min(rows, MAX_ROWS);
-        for (int f = 0; f < fitted; f++) {
-            int r = (int) ((long) f * rows / fitted); // evenly spread rows when there are more than MAX_ROWS
-            for (int j = 0; j < cols; j++) {
-                idx[j] = q.codebookIndex(r, j);
-                sj[j] = q.scale(r, j / gw);
-            }
-            for (int j = 0; j < cols; j++) {
-                double acc = 0;
-                for (int t = 0; t < cols; t++) {
-                    acc += hd[j * cols + t] * w[r * cols + t];
-                }
-                hw[j] = acc;
-            }
-            for (int j = 0; j < cols; j++) {
-                b[idx[j]] += sj[j] * hw[j];
-                int row = idx[j] * p;
-                for (int t = 0; t < cols; t++) {
-                    m[row + idx[t]] += sj[j] * sj[t] * hd[j * cols + t];
-                }
-            }
-        }
-        double mean = 0;
-        for (int i = 0; i < p; i++) {
-            mean += m[i * p + i];
-        }
-        double ridge = Math.max(1e-4 * mean / p, Double.MIN_NORMAL);
+        int perTile = q.scheme().codebookSize() * q.scheme().vectorDim();
         float[] old = q.codebook();
-        for (int i = 0; i < p; i++) {
-            m[i * p + i] += ridge;
-            b[i] += ridge * old[i];
+        int p = old.length;
+        int fitted = Math.min(rows, MAX_ROWS);
+        int[] pick = new int[fitted];
+        for (int f = 0; f < fitted; f++) {
+            pick[f] = (int) ((long) f * rows / fitted); // evenly spread rows when there are more than MAX_ROWS
         }
-        double[] x = solve(m, b, p);
-        float[] c = new float[p];
-        for (int i = 0; i < p; i++) {
-            float v = (float) x[i];
-            c[i] = Float.isFinite(v) ? (v == 0f ? 0f : Math.signum(v) * Grid.storable(Math.abs(v), valueType)) : old[i];
+        float[] dq = q.dequantize();
+        float[] res = new float[fitted * cols];
+        int[] idx = new int[fitted * cols];
+        float[] sj = new float[fitted * cols];
+        for (int f = 0; f < fitted; f++) {
+            int r = pick[f];
+            for (int j = 0; j < cols; j++) {
+                res[f * cols + j] = w[r * cols + j] - dq[r * cols + j];
+                idx[f * cols + j] = q.codebookIndex(r, j);
+                sj[f * cols + j] = q.scale(r, j / gw);
+            }
+        }
+        float[] rh = la.matmul(res, hd, fitted, cols, cols); // R H (H symmetric)
+        double[] grad = new double[p];
+        for (int k = 0; k < fitted * cols; k++) {
+            grad[idx[k]] += sj[k] * rh[k];
+        }
+        float[] c = old.clone();
+        boolean joint = p <= MAX_JOINT;
+        for (int lo = 0; lo < p; lo += joint ? p : perTile) {
+            int n = joint ? p : perTile;
+            int c0 = joint ? 0 : (lo / perTile) * gw; // the block's columns
+            int c1 = joint ? cols : Math.min(cols, c0 + gw);
+            double[] m = normalMatrix(idx, sj, hd, fitted, cols, lo, n, c0, c1);
+            double mean = 0;
+            for (int i = 0; i < n; i++) {
+                mean += m[i * n + i];
+            }
+            double ridge = Math.max(1e-4 * mean / n, Double.MIN_NORMAL);
+            for (int i = 0; i < n; i++) {
+                m[i * n + i] += ridge;
+            }
+            double[] delta = solve(m, java.util.Arrays.copyOfRange(grad, lo, lo + n), n);
+            for (int i = 0; i < n; i++) {
+                float v = (float) (old[lo + i] + delta[i]);
+                c[lo + i] = Float.isFinite(v) ? (v == 0f ? 0f : Math.signum(v) * Grid.storable(Math.abs(v), valueType)) : old[lo + i];
+            }
         }
         return c;
+    }
+
+    /**
+     * {@code sum_r A_r^T H A_r} restricted to the centroid values {@code [lo, lo+n)} and the columns {@code [c0, c1)}:
+     * entry {@code (a, b)} sums {@code s_j s_t H[j, t]} over the fitted rows' column pairs coded {@code a} and
+     * {@code b}. Each fitted row's columns are bucketed by value, and the rows of the matrix are filled in parallel,
+     * each by the thread that owns its value (no shared accumulator).
+     */
+    private static double[] normalMatrix(int[] idx, float[] sj, float[] hd, int fitted, int cols, int lo, int n, int c0, int c1) {
+        int w = c1 - c0;
+        int[] start = new int[fitted * (n + 1)]; // per fitted row, bucket offsets into order
+        int[] order = new int[fitted * w];
+        for (int f = 0; f < fitted; f++) {
+            int sb = f * (n + 1);
+            for (int j = c0; j < c1; j++) {
+                start[sb + idx[f * cols + j] - lo + 1]++;
+            }
+            for (int a = 0; a < n; a++) {
+                start[sb + a + 1] += start[sb + a];
+            }
+            int[] fill = java.util.Arrays.copyOfRange(start, sb, sb + n);
+            for (int j = c0; j < c1; j++) {
+                order[f * w + fill[idx[f * cols + j] - lo]++] = j;
+            }
+        }
+        double[] m = new double[n * n];
+        IntStream.range(0, n).parallel().forEach(a -> {
+            int row = a * n - lo;
+            for (int f = 0; f < fitted; f++) {
+                int sb = f * (n + 1);
+                int fo = f * cols;
+                for (int o = start[sb + a]; o < start[sb + a + 1]; o++) {
+                    int j = order[f * w + o];
+                    double s = sj[fo + j];
+                    int hj = j * cols;
+                    for (int t = c0; t < c1; t++) {
+                        m[row + idx[fo + t]] += s * sj[fo + t] * hd[hj + t];
+                    }
+                }
+            }
+        });
+        return m;
     }
 
     /** Each row's least-squares tile scales for the codes and centroids of {@code q}; a row whose system fails keeps its own. */

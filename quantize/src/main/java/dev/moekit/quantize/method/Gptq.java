@@ -100,6 +100,8 @@ public final class Gptq {
         private final byte[] codes;
         private final int blockSize;
         private final float[] book;
+        /** The current block's centroids in each vector's error metric ({@link #vectorTable}); codebook schemes only. */
+        private float[] vecTab;
         private int[] perm;
         private float[] importance;
         private int dead;
@@ -245,6 +247,7 @@ public final class Gptq {
                     tile(t, Math.min(s.groupSize(), cols - t), w0, t - i1, b);
                 }
             }
+            vecTab = s.codebook() ? vectorTable(i1, b, hinv) : null;
             // rows are independent inside a block (own grids, own error feedback): process them in parallel
             double blockLoss = IntStream.range(0, rows).parallel().mapToDouble(r -> row(r, i1, b, w1, w0, err1, hinv)).sum();
             loss += blockLoss;
@@ -289,52 +292,79 @@ public final class Gptq {
         private double vectorRow(int r, int i1, int b, float[] w1, float[] err1, float[] hinv) {
             int d = s.vectorDim();
             int k = s.codebookSize();
-            int gw = s.groupWidth(cols);
-            float[] e = new float[d];
+            float[] y = new float[d];
+            float[] cost = new float[k];
             double rowLoss = 0;
             for (int i = 0; i < b; i += d) {
                 int col = i1 + i;
-                int g = col / gw;
-                float scale = scales[r * groups + g];
-                int base = g * k * d;
                 int at = r * b + i;
+                float scale = scales[r * groups + col / s.groupWidth(cols)];
+                for (int a = 0; a < d; a++) { // y = L^-1 w, L the vector's lower-triangular factor (see vectorTable)
+                    double v = w1[at + a];
+                    for (int p = 0; p < a; p++) {
+                        v -= hinv[(col + p) * cols + col + a] * y[p];
+                    }
+                    y[a] = (float) (v / hinv[(col + a) * cols + col + a]);
+                }
+                int t0 = (i / d) * d * k; // this vector position's table, [d][k]
+                java.util.Arrays.fill(cost, 0f);
+                for (int a = 0; a < d; a++) { // |y - scale * z_q|^2 for every centroid q, a coordinate at a time
+                    float ya = y[a];
+                    int ta = t0 + a * k;
+                    for (int q = 0; q < k; q++) {
+                        float diff = ya - scale * vecTab[ta + q];
+                        cost[q] += diff * diff;
+                    }
+                }
                 int bestQ = 0;
-                double bestCost = Double.POSITIVE_INFINITY;
-                for (int q = 0; q < k && bestCost > 0; q++) {
-                    double cost = errors(w1, at, col, scale, base + q * d, d, hinv, e, bestCost);
-                    if (cost < bestCost) {
-                        bestCost = cost;
+                for (int q = 1; q < k; q++) {
+                    if (cost[q] < cost[bestQ]) {
                         bestQ = q;
                     }
                 }
-                errors(w1, at, col, scale, base + bestQ * d, d, hinv, e, Double.POSITIVE_INFINITY);
+                double e2 = 0;
                 for (int a = 0; a < d; a++) {
+                    float e = y[a] - scale * vecTab[t0 + a * k + bestQ];
                     codes[r * cols + col + a] = (byte) bestQ;
-                    err1[at + a] = e[a];
+                    err1[at + a] = e;
+                    e2 += (double) e * e;
                 }
-                rowLoss += bestCost / 2;
+                rowLoss += e2 / 2;
                 for (int a = 0; a < d; a++) {
-                    axpy(w1, at + d, hinv, (col + a) * cols + col + d, b - i - d, -e[a]);
+                    axpy(w1, at + d, hinv, (col + a) * cols + col + d, b - i - d, -err1[at + a]);
                 }
             }
             return rowLoss;
         }
 
-        /** {@code |e|^2} for the centroid at {@code book[c...]}, {@code e} filled; stops early once above {@code bound}. */
-        private double errors(float[] w1, int at, int col, float scale, int c, int d, float[] hinv, float[] e, double bound) {
-            double cost = 0;
-            for (int a = 0; a < d; a++) {
-                double delta = w1[at + a] - scale * book[c + a];
-                for (int p = 0; p < a; p++) {
-                    delta -= hinv[(col + p) * cols + col + a] * e[p];
+        /**
+         * For every vector position of the block {@code [i1, i1+b)}, its tile's centroids mapped through the inverse
+         * of the vector's lower-triangular factor {@code L = U^T} ({@code U} the vector's block of {@code Hinv}):
+         * {@code z_q = L^-1 c_q}, laid out {@code [position][coordinate][q]}. A vector's errors are linear in the
+         * centroid, {@code e = L^-1 (w - scale c_q) = L^-1 w - scale z_q}, so with the table, shared by all rows,
+         * each row scores all centroids in {@code d} streaming passes instead of a triangular solve per centroid.
+         */
+        private float[] vectorTable(int i1, int b, float[] hinv) {
+            int d = s.vectorDim();
+            int k = s.codebookSize();
+            int gw = s.groupWidth(cols);
+            float[] tab = new float[b * k];
+            IntStream.range(0, b / d).parallel().forEach(v -> {
+                int col = i1 + v * d;
+                int base = (col / gw) * k * d;
+                double[] z = new double[d];
+                for (int q = 0; q < k; q++) {
+                    for (int a = 0; a < d; a++) {
+                        double x = book[base + q * d + a];
+                        for (int p = 0; p < a; p++) {
+                            x -= hinv[(col + p) * cols + col + a] * z[p];
+                        }
+                        z[a] = x / hinv[(col + a) * cols + col + a];
+                        tab[(v * d + a) * k + q] = (float) z[a];
+                    }
                 }
-                e[a] = (float) (delta / hinv[(col + a) * cols + col + a]);
-                cost += (double) e[a] * e[a];
-                if (cost >= bound) {
-                    return cost;
-                }
-            }
-            return cost;
+            });
+            return tab;
         }
 
         /** Quantizes row {@code r} of the block {@code [i1, i1+b)} column by column; returns its loss. */

@@ -107,7 +107,7 @@ class CodebookTest {
             System.out.printf("GPTQ/RTN output error %s: %.3f%n", t, eg / er);
             assertTrue(eg < 0.85 * er, t + ": GPTQ output error " + eg + " should beat importance-weighted RTN " + er);
         }
-        for (String t : new String[] {"int2/channel/vq2", "int2/g128/vq2"}) { // GPTVQ's codebook update never loses, and here gains
+        for (String t : new String[] {"int2/channel/vq2", "int2/g128/vq2", "int2/g128/vq4"}) { // GPTVQ's codebook update never loses, and here gains (the last tile by tile: 2048 centroid values)
             QuantScheme s = QuantScheme.parse("k", t);
             QuantizedMatrix g = Gptq.quantize(m.w(), m.rows(), m.cols(), h, Gptq.Params.defaults(s), DType.BF16, la).quantized();
             QuantizedMatrix r = CodebookRefit.refit(m.w(), h, g, DType.BF16, 0.01, la);
