@@ -161,7 +161,7 @@ public final class QuantResults {
                 .append("compressed-tensors packs them. '(codebook)' rows and 'codebook schemes' rows (from ").append(String.join(", ", VQ_SCHEMES))
                 .append(") use GPTVQ codebooks: `/vq2` and `/vq4` code 2 or 4 consecutive weights with one 4- or 8-bit index into a k-means codebook ")
                 .append("of each row-spanning tile, times a bf16 scale per row; fake-quant, bits counted with the scales and the bf16 centroids ")
-                .append("(docs/quantize.md, 'Codebook schemes'); the codebook solver was run with per-expert widths only.\n\n");
+                .append("(docs/quantize.md, 'Codebook schemes').\n\n");
         ResultTable table = new ResultTable(a.outMd(), md.toString(), a.models());
         FRONTIER = new Frontier();
         DOCS = a.outMd().toAbsolutePath().getParent();
