@@ -21,14 +21,28 @@ import java.util.Optional;
  * moekit's best at a width is the least mean KL of any measured row with at most that many stored bits per weight;
  * llama.cpp's points are the figures issue 11 gives (GGUF k-quants on the same checkpoints, dequantized and scored
  * the same way, embeddings and lm_head unquantized, bits counted over the decoder Linear weights with scales and
- * minimums); none were given for mixtral-upcycled-tiny and llama.cpp does not run here, so it has none.
+ * minimums) and, where it gives none (mixtral-upcycled-tiny; qwen2moe-tiny's imatrix, Q4_0 and Q8_0), those
+ * measured here the same way by scripts/llamacpp/reference.sh (docs/results/llamacpp-reference.md: llama.cpp's type
+ * mixture through ggml's kernels, which reproduces every figure the issue gives to within 0.0004 in KL).
  */
 final class Frontier {
     /** One measured row. */
     record Point(String model, String setting, double bits, double kl) {}
 
-    /** One llama.cpp reference point. */
-    record Ref(String model, String type, double bits, double kl) {}
+    /** One llama.cpp reference point; {@code measured}: by scripts/llamacpp/reference.sh, not given by issue 11. */
+    record Ref(String model, String type, double bits, double kl, boolean measured) {
+        Ref(String model, String type, double bits, double kl) {
+            this(model, type, bits, kl, false);
+        }
+
+        static Ref measured(String model, String type, double bits, double kl) {
+            return new Ref(model, type, bits, kl, true);
+        }
+
+        String label() {
+            return measured ? type + " (measured here)" : type;
+        }
+    }
 
     static final List<Ref> LLAMA_CPP = List.of(
             new Ref("mixtral-tiny", "Q2_K", 3.05, 0.082), new Ref("mixtral-tiny", "Q2_K+imatrix", 3.05, 0.073),
@@ -37,7 +51,16 @@ final class Frontier {
             new Ref("mixtral-tiny", "Q4_K_M", 4.81, 0.0091), new Ref("mixtral-tiny", "Q4_K_M+imatrix", 4.81, 0.0090),
             new Ref("mixtral-tiny", "Q8_0", 8.50, 0.0004),
             new Ref("qwen2moe-tiny", "Q2_K", 3.20, 0.102), new Ref("qwen2moe-tiny", "Q3_K_M", 4.09, 0.0254),
-            new Ref("qwen2moe-tiny", "Q4_K_M", 5.09, 0.0110));
+            new Ref("qwen2moe-tiny", "Q4_K_M", 5.09, 0.0110),
+            // docs/results/llamacpp-reference.md (2026-12-03)
+            Ref.measured("qwen2moe-tiny", "Q2_K+imatrix", 3.20, 0.0899), Ref.measured("qwen2moe-tiny", "Q3_K_M+imatrix", 4.08, 0.0233),
+            Ref.measured("qwen2moe-tiny", "Q4_0", 4.50, 0.0177), Ref.measured("qwen2moe-tiny", "Q4_K_M+imatrix", 5.09, 0.0104),
+            Ref.measured("qwen2moe-tiny", "Q8_0", 8.50, 0.0003),
+            Ref.measured("mixtral-upcycled-tiny", "Q2_K", 3.05, 0.2079), Ref.measured("mixtral-upcycled-tiny", "Q2_K+imatrix", 3.05, 0.1695),
+            Ref.measured("mixtral-upcycled-tiny", "Q3_K_M", 3.91, 0.0594), Ref.measured("mixtral-upcycled-tiny", "Q3_K_M+imatrix", 3.91, 0.0553),
+            Ref.measured("mixtral-upcycled-tiny", "Q4_0", 4.58, 0.0367),
+            Ref.measured("mixtral-upcycled-tiny", "Q4_K_M", 4.81, 0.0231), Ref.measured("mixtral-upcycled-tiny", "Q4_K_M+imatrix", 4.81, 0.0224),
+            Ref.measured("mixtral-upcycled-tiny", "Q8_0", 8.50, 0.0016));
 
     private final List<Point> points = new ArrayList<>();
 
@@ -78,12 +101,16 @@ final class Frontier {
         b.append("![mean KL against stored bits per weight, ").append(m).append("](").append(png).append(")\n\n");
         List<Ref> refs = LLAMA_CPP.stream().filter(r -> r.model().equals(m)).toList();
         if (refs.isEmpty()) {
-            b.append("No llama.cpp reference: issue 11 gives none for this model and llama.cpp does not run on this machine.\n\n");
+            b.append("No llama.cpp reference for this model.\n\n");
         } else {
+            if (refs.stream().anyMatch(Ref::measured)) {
+                b.append("llama.cpp's points: issue 11's figures, and those it does not give measured here the same way ('measured here': ")
+                        .append("`scripts/llamacpp/reference.sh`, [llamacpp-reference.md](llamacpp-reference.md), which reproduces the issue's figures).\n\n");
+            }
             b.append("| llama.cpp | bits | KL | moekit's best at <= bits | its bits | its KL | ratio |\n|---|---|---|---|---|---|---|\n");
             for (Ref r : refs) {
                 Optional<Point> p = best(m, r.bits());
-                b.append(String.format(Locale.ROOT, "| %s | %.2f | %.4f | ", r.type(), r.bits(), r.kl()));
+                b.append(String.format(Locale.ROOT, "| %s | %.2f | %.4f | ", r.label(), r.bits(), r.kl()));
                 if (p.isEmpty()) {
                     b.append("none measured | | | |\n");
                 } else {
@@ -119,7 +146,7 @@ final class Frontier {
         double least = Double.POSITIVE_INFINITY;
         for (Ref r : refs.stream().sorted(Comparator.comparingDouble(Ref::bits).thenComparingDouble(Ref::kl)).toList()) {
             if (r.kl() < least) {
-                theirs.add(new Point(m, r.type(), r.bits(), r.kl()));
+                theirs.add(new Point(m, r.label(), r.bits(), r.kl()));
                 least = r.kl();
             }
         }
@@ -234,7 +261,7 @@ final class Frontier {
             g.setColor(new Color(150, 150, 150));
             g.drawString("moekit rows", right - 150, top + 33);
             g.setColor(new Color(200, 30, 30));
-            g.drawString("x llama.cpp (issue 11)", right - 150, top + 48);
+            g.drawString("x llama.cpp", right - 150, top + 48);
         }
         g.dispose();
         try {
