@@ -101,10 +101,7 @@ def use_more_bits(i, n):
     return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
 
 
-has_imatrix = False
-
-
-def choose(ftype, r, layer, n_layer, i_wv, n_wv, n_expert, n_gqa, cols):
+def choose(ftype, r, layer, n_layer, i_wv, n_wv, n_expert, n_gqa, cols, has_imatrix):
     t = DEFAULT[ftype]
     if r == "attn_v":
         if ftype == "Q2_K":
@@ -142,7 +139,6 @@ def choose(ftype, r, layer, n_layer, i_wv, n_wv, n_expert, n_gqa, cols):
 
 
 def main():
-    global has_imatrix  # choose() reads it, as llama-quant.cpp reads qs.has_imatrix
     src, out, ftype = sys.argv[1], sys.argv[2], sys.argv[3]
     imat = None
     if "--imatrix" in sys.argv:
@@ -167,7 +163,7 @@ def main():
         r = role(k)
         if r is not None:
             layer = int(re.match(r"model\.layers\.(\d+)\.", k).group(1))
-            t = choose(ftype, r, layer, n_layer, i_wv, n_layer, n_expert, n_gqa, shape[1])
+            t = choose(ftype, r, layer, n_layer, i_wv, n_layer, n_expert, n_gqa, shape[1], has_imatrix)
             if r == "attn_v":
                 i_wv += 1
             w = to_f32(dtype, shape, raw)

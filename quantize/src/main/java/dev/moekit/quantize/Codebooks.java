@@ -87,7 +87,7 @@ public final class Codebooks {
     }
 
     /** {@code v} in {@code type}, keeping zero and sign (a centroid may be zero or negative, unlike a scale). */
-    private static float round(float v, DType type) {
+    public static float round(float v, DType type) {
         return v == 0f ? 0f : Math.signum(v) * Grid.storable(Math.abs(v), type);
     }
 

@@ -3,10 +3,10 @@ package dev.moekit.quantize;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import dev.moekit.eval.Calibration;
+import dev.moekit.eval.CalibrationObserver;
 import dev.moekit.eval.CalibrationOptions;
+import dev.moekit.eval.Progress;
 import dev.moekit.eval.runtime.CausalLm;
-import dev.moekit.eval.runtime.ForwardObserver;
-import dev.moekit.eval.runtime.Pass;
 import dev.moekit.eval.runtime.RuntimeOptions;
 import dev.moekit.eval.runtime.TokenBatch;
 import dev.moekit.toolkit.io.Checkpoint;
@@ -41,7 +41,7 @@ public final class ImatrixDump {
         List<TokenBatch> batches = Calibration.batches(in.dir(), co, 1);
         Map<String, double[]> sums = new HashMap<>();
         Map<String, long[]> counts = new HashMap<>();
-        ForwardObserver obs = new ForwardObserver() {
+        CalibrationObserver obs = new CalibrationObserver() {
             private boolean[] mask;
 
             @Override
@@ -73,12 +73,8 @@ public final class ImatrixDump {
                 }
             }
         };
-        try (CausalLm model = CausalLm.of(in, spec, RuntimeOptions.cpu()); Pass pass = model.begin(batches)) {
-            for (int l = 0; l < spec.layers(); l++) {
-                pass.layer();
-                pass.observe(obs);
-                pass.advance(ForwardObserver.NONE);
-            }
+        try (CausalLm model = CausalLm.of(in, spec, RuntimeOptions.cpu())) {
+            Calibration.run(model, batches, co, obs, Progress.NONE);
         }
         StringBuilder b = new StringBuilder("{");
         for (LinearModule m : ModuleCatalog.of(in, spec).linears()) {

@@ -1,5 +1,6 @@
 package dev.moekit.quantize.method;
 
+import dev.moekit.quantize.Codebooks;
 import dev.moekit.quantize.Grid;
 import dev.moekit.quantize.QuantScheme;
 import dev.moekit.quantize.QuantizedMatrix;
@@ -131,7 +132,7 @@ public final class CodebookRefit {
             double[] delta = solve(m, java.util.Arrays.copyOfRange(grad, lo, lo + n), n);
             for (int i = 0; i < n; i++) {
                 float v = (float) (old[lo + i] + delta[i]);
-                c[lo + i] = Float.isFinite(v) ? (v == 0f ? 0f : Math.signum(v) * Grid.storable(Math.abs(v), valueType)) : old[lo + i];
+                c[lo + i] = Float.isFinite(v) ? Codebooks.round(v, valueType) : old[lo + i];
             }
         }
         return c;
